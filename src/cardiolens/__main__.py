@@ -1,0 +1,5 @@
+"""``python -m cardiolens``."""
+
+from cardiolens.cli import main
+
+main()

@@ -1,0 +1,5 @@
+"""``python -m cardiolens.cli``."""
+
+from cardiolens.cli import main
+
+main()

@@ -1,0 +1,58 @@
+"""One exception hierarchy for everything cardiolens raises on purpose.
+
+Every error names what was wrong, where (file, series, column or parameter) and,
+where one exists, the fix. The CLI prints ``str(error)`` on one line and exits 2.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class CardiolensError(Exception):
+    """Base class of all errors raised deliberately by cardiolens.
+
+    Parameters
+    ----------
+    message
+        What is wrong, in words a user understands.
+    path
+        The file or folder concerned, if any; it prefixes the message.
+    """
+
+    def __init__(self, message: str, path: str | Path | None = None) -> None:
+        self.message = message
+        self.path = None if path is None else Path(path)
+        super().__init__(f"{self.path}: {message}" if self.path is not None else message)
+
+
+class InputError(CardiolensError):
+    """A file or folder cannot be read or does not hold what was expected."""
+
+
+class DicomError(InputError):
+    """A DICOM file is corrupt, truncated, lacks pixel data or a required attribute."""
+
+
+class GeometryError(InputError):
+    """Image geometry is inconsistent (missing slices, tilt, mismatched mask and image)."""
+
+
+class ModalityError(InputError):
+    """The data are of the wrong modality or role for the requested analysis."""
+
+
+class ParameterError(CardiolensError, ValueError):
+    """A parameter or option value is out of range or unknown."""
+
+
+class SchemaError(CardiolensError, ValueError):
+    """A table does not match the expected feature schema (column, type or range)."""
+
+
+class AnalysisError(CardiolensError):
+    """An analysis cannot produce a trustworthy result (for example, no LV found)."""
+
+
+class AuditError(CardiolensError):
+    """The audit log is unreadable or its hash chain does not verify."""

@@ -1,0 +1,1 @@
+"""Cardiac CT: coronary calcium scoring and epicardial adipose tissue."""

@@ -1,0 +1,1 @@
+"""Reading and writing images: DICOM (CT, NM, PET), NIfTI, NRRD; de-identification."""

@@ -1,0 +1,1 @@
+"""Nuclear cardiology quantification: reorientation, segmentation, polar maps, scores, function."""

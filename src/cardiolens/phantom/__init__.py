@@ -1,0 +1,1 @@
+"""Physics-based digital phantoms (SPECT/PET, CT) with exact ground truth."""

@@ -1,0 +1,1 @@
+"""Structured reports: JSON with a schema, HTML, narrative text, DICOM SR and SEG."""

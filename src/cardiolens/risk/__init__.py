@@ -1,0 +1,1 @@
+"""Diagnostic and prognostic models over clinical, stress-test and imaging features."""

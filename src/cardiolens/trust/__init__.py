@@ -1,0 +1,1 @@
+"""Explanations, calibrated uncertainty, subgroup bias audit and model cards."""
