@@ -1,0 +1,133 @@
+"""The report on disk: ``report.json`` (validated), its figures and ``report.html``."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from cardiolens.core.errors import InputError, ParameterError
+from cardiolens.report.html import write_html
+from cardiolens.report.schema import validate_report
+
+__all__ = [
+    "FIGURES_DIR",
+    "REPORT_HTML",
+    "REPORT_JSON",
+    "SCHEMA_VERSION",
+    "Report",
+    "add_amendment",
+    "load_figures",
+    "load_report",
+    "write_report",
+]
+
+SCHEMA_VERSION = "1.0"
+REPORT_JSON = "report.json"
+REPORT_HTML = "report.html"
+FIGURES_DIR = "figures"
+
+
+@dataclass(frozen=True)
+class Report:
+    """A written report: its data (the content of ``report.json``) and the files made.
+
+    Attributes
+    ----------
+    data
+        The report dict, valid against the report schema.
+    out_dir
+        Folder holding every output.
+    json_path, html_path
+        ``report.json`` and ``report.html``.
+    sr_path
+        DICOM SR measurement report, or None when no DICOM source was analysed.
+    seg_paths
+        DICOM SEG files (LV myocardium, calcium lesions), possibly empty.
+    audit_db
+        The audit log holding this run's entry.
+    """
+
+    data: dict[str, Any]
+    out_dir: Path
+    json_path: Path
+    html_path: Path
+    sr_path: Path | None
+    seg_paths: tuple[Path, ...]
+    audit_db: Path | None
+
+
+def write_report(
+    out_dir: str | Path, data: Mapping[str, Any], figures: Mapping[str, bytes]
+) -> tuple[Path, Path]:
+    """Validate ``data``, write ``report.json``, the figures (PNG) and ``report.html``.
+
+    Returns
+    -------
+    tuple of Path
+        ``(report.json, report.html)``.
+    """
+    out = Path(out_dir)
+    validate_report(dict(data))
+    figure_dir = out / FIGURES_DIR
+    figure_dir.mkdir(parents=True, exist_ok=True)
+    for name, png in figures.items():
+        (figure_dir / f"{name}.png").write_bytes(png)
+    json_path = out / REPORT_JSON
+    json_path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    html_path = write_html(out / REPORT_HTML, data, figures)
+    return json_path, html_path
+
+
+def load_figures(out_dir: str | Path) -> dict[str, bytes]:
+    """The figures written by :func:`write_report`, ``{name: PNG bytes}``."""
+    folder = Path(out_dir) / FIGURES_DIR
+    return {path.stem: path.read_bytes() for path in sorted(folder.glob("*.png"))}
+
+
+def load_report(out_dir: str | Path) -> dict[str, Any]:
+    """Read and validate ``report.json`` from a report folder."""
+    path = Path(out_dir) / REPORT_JSON
+    if not path.is_file():
+        raise InputError(
+            "no report.json here; pass the folder given to 'cardiolens analyze --out'", path=path
+        )
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise InputError(f"report.json is not valid JSON ({error})", path=path) from None
+    validate_report(data)
+    return data
+
+
+def add_amendment(
+    data: Mapping[str, Any],
+    *,
+    text: str,
+    user: str,
+    overrides: Sequence[str] = (),
+    time_utc: datetime | None = None,
+) -> dict[str, Any]:
+    """A copy of the report with a physician amendment appended.
+
+    The automated content (measurements, narrative) is kept unchanged; the
+    amendment (time, user, text, overrides such as "rejected automated
+    segmentation") is appended to ``physician.amendments`` and ``physician.free_text``
+    becomes the latest text.
+    """
+    if not user.strip():
+        raise ParameterError("an amendment needs the user's name (--user)")
+    if not text.strip() and not overrides:
+        raise ParameterError("an amendment needs --text or at least one --override")
+    amended = copy.deepcopy(dict(data))
+    moment = (time_utc or datetime.now(UTC)).isoformat(timespec="seconds")
+    amended["physician"]["amendments"].append(
+        {"time_utc": moment, "user": user, "text": text, "overrides": list(overrides)}
+    )
+    if text.strip():
+        amended["physician"]["free_text"] = text
+    return amended

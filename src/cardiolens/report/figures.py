@@ -1,0 +1,263 @@
+"""Report figures as PNG bytes: 17-segment bull's-eyes, slices with contours, curves, SHAP.
+
+Every figure is drawn from numbers and arrays already in the report or the stage
+results, with matplotlib's non-interactive Agg backend.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.patches import Wedge  # noqa: E402
+
+__all__ = [
+    "bullseye_png",
+    "calcium_overlay_png",
+    "orthogonal_slices_png",
+    "shap_waterfall_png",
+    "volume_curve_png",
+]
+
+_DPI = 100
+# Ring of each AHA segment (Cerqueira et al., Circulation 2002): (inner, outer) radius,
+# angular width (deg) and the angle of segment centre in the cardiolens convention
+# (0 anterior, 90 septal, 180 inferior, 270 lateral).
+_RINGS: dict[int, tuple[float, float, float, float]] = {
+    **{s: (3.0, 4.0, 60.0, (s - 1) * 60.0) for s in range(1, 7)},
+    **{s: (2.0, 3.0, 60.0, (s - 7) * 60.0) for s in range(7, 13)},
+    **{s: (1.0, 2.0, 90.0, (s - 13) * 90.0) for s in range(13, 17)},
+    17: (0.0, 1.0, 360.0, 0.0),
+}
+
+
+def _png(figure: Figure) -> bytes:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=_DPI, bbox_inches="tight")
+    plt.close(figure)
+    return buffer.getvalue()
+
+
+def bullseye_png(
+    values: Sequence[float],
+    *,
+    title: str,
+    vmin: float = 0.0,
+    vmax: float = 100.0,
+    cmap: str = "jet",
+    unit: str = "%",
+) -> bytes:
+    """A 17-segment bull's-eye (AHA display: anterior up, septum left, apex centre).
+
+    Parameters
+    ----------
+    values
+        17 values, segment 1 first (for example % of maximal uptake).
+    title
+        Figure title.
+    vmin, vmax, cmap, unit
+        Colour scale and the unit printed on the colour bar.
+    """
+    if len(values) != 17:
+        raise ValueError(f"a bull's-eye needs 17 segment values; got {len(values)}")
+    figure, axes = plt.subplots(figsize=(3.2, 3.2))
+    colormap = plt.get_cmap(cmap)
+    norm = matplotlib.colors.Normalize(vmin=vmin, vmax=vmax)
+    for segment, (inner, outer, width, centre) in _RINGS.items():
+        value = float(values[segment - 1])
+        # Display angle: anterior (0) at 90 deg (top), septal (90) at 180 deg (left).
+        theta = 90.0 + centre
+        axes.add_patch(
+            Wedge(
+                (0, 0),
+                outer,
+                theta - width / 2,
+                theta + width / 2,
+                width=outer - inner if inner > 0 else None,
+                facecolor=colormap(norm(value)),
+                edgecolor="black",
+                linewidth=0.8,
+            )
+        )
+        radius = 0.0 if segment == 17 else (inner + outer) / 2
+        x = radius * np.cos(np.deg2rad(theta))
+        y = radius * np.sin(np.deg2rad(theta))
+        axes.text(x, y, f"{value:.0f}", ha="center", va="center", fontsize=7, color="white")
+    axes.set_xlim(-4.2, 4.2)
+    axes.set_ylim(-4.2, 4.2)
+    axes.set_aspect("equal")
+    axes.axis("off")
+    axes.set_title(title, fontsize=9)
+    for text, (x, y) in {
+        "ANT": (0, 4.3),
+        "SEPT": (-4.6, 0),
+        "INF": (0, -4.55),
+        "LAT": (4.5, 0),
+    }.items():
+        axes.text(x, y, text, ha="center", va="center", fontsize=6)
+    colorbar = figure.colorbar(
+        matplotlib.cm.ScalarMappable(norm=norm, cmap=colormap), ax=axes, shrink=0.7
+    )
+    colorbar.set_label(unit, fontsize=7)
+    colorbar.ax.tick_params(labelsize=6)
+    return _png(figure)
+
+
+def orthogonal_slices_png(
+    image: np.ndarray,
+    mask: np.ndarray | None,
+    *,
+    spacing_mm: Sequence[float],
+    titles: Sequence[str] = ("axial", "coronal", "sagittal"),
+    suptitle: str = "",
+    cmap: str = "gray",
+    window: tuple[float, float] | None = None,
+) -> bytes:
+    """Three orthogonal planes through the centre of ``mask`` with its contour.
+
+    Parameters
+    ----------
+    image
+        Array ``(z, y, x)``; ``mask`` (same shape, nonzero = structure) or None.
+    spacing_mm
+        ``(z, y, x)`` voxel size, used for the aspect ratio.
+    titles
+        Names of the planes ``image[k]``, ``image[:, j]``, ``image[:, :, i]`` (for a
+        short-axis stack: short axis, and the two long axes).
+    window
+        Display range; default the 1st-99.9th percentiles.
+    """
+    if mask is not None and mask.shape != image.shape:
+        raise ValueError(f"mask shape {mask.shape} differs from image shape {image.shape}")
+    if mask is not None and mask.any():
+        centre = [int(round(c)) for c in np.argwhere(mask).mean(axis=0)]
+    else:
+        centre = [n // 2 for n in image.shape]
+    lo, hi = window or (
+        float(np.percentile(image, 1)),
+        float(np.percentile(image, 99.9)) + 1e-6,
+    )
+    dz, dy, dx = (float(s) for s in spacing_mm)
+    planes = [
+        (image[centre[0]], None if mask is None else mask[centre[0]], dy / dx),
+        (image[:, centre[1]], None if mask is None else mask[:, centre[1]], dz / dx),
+        (image[:, :, centre[2]], None if mask is None else mask[:, :, centre[2]], dz / dy),
+    ]
+    figure, axes = plt.subplots(1, 3, figsize=(7.5, 2.8))
+    for ax, (plane, contour, aspect), title in zip(axes, planes, titles, strict=True):
+        ax.imshow(plane, cmap=cmap, vmin=lo, vmax=hi, aspect=aspect, origin="upper")
+        if contour is not None and contour.any() and not contour.all():
+            ax.contour(contour > 0, levels=[0.5], colors="lime", linewidths=0.8)
+        ax.set_title(title, fontsize=8)
+        ax.axis("off")
+    if suptitle:
+        figure.suptitle(suptitle, fontsize=9)
+    return _png(figure)
+
+
+def volume_curve_png(volumes_ml: Sequence[float], *, title: str = "LV volume curve") -> bytes:
+    """LV cavity volume (mL) against gate number."""
+    figure, axes = plt.subplots(figsize=(3.4, 2.4))
+    gates = np.arange(1, len(volumes_ml) + 1)
+    axes.plot(gates, volumes_ml, "o-", color="tab:red")
+    axes.set_xlabel("gate", fontsize=8)
+    axes.set_ylabel("volume (mL)", fontsize=8)
+    axes.set_title(title, fontsize=9)
+    axes.tick_params(labelsize=7)
+    axes.grid(alpha=0.3)
+    return _png(figure)
+
+
+def shap_waterfall_png(
+    contributors: Sequence[Mapping[str, Any]],
+    *,
+    base_value: float | None,
+    output_value: float,
+    title: str = "Contributions to the model output (SHAP)",
+) -> bytes:
+    """Waterfall of per-feature SHAP contributions from the base value to the output.
+
+    Parameters
+    ----------
+    contributors
+        Items with ``feature``, ``contribution`` and optionally ``value``, largest first.
+    base_value
+        The model's expected output; when unknown the bars start at
+        ``output_value`` minus the sum of the contributions shown.
+    output_value
+        The model's output for this patient (same scale as the contributions).
+    """
+    items = list(contributors)[::-1]
+    total = sum(float(c["contribution"]) for c in items)
+    start = base_value if base_value is not None else output_value - total
+    figure, axes = plt.subplots(figsize=(4.8, 0.45 * len(items) + 1.2))
+    position = start
+    for row, item in enumerate(items):
+        delta = float(item["contribution"])
+        axes.barh(row, delta, left=position, color="tab:red" if delta > 0 else "tab:blue")
+        position += delta
+    labels = [
+        f"{c['feature']} = {c['value']}" if c.get("value") is not None else str(c["feature"])
+        for c in items
+    ]
+    axes.set_yticks(range(len(items)), labels, fontsize=7)
+    axes.axvline(start, color="gray", linestyle=":", linewidth=0.8)
+    axes.axvline(position, color="black", linewidth=0.8)
+    axes.set_xlabel(f"model output (base {start:.3f} -> {position:.3f})", fontsize=8)
+    axes.set_title(title, fontsize=9)
+    axes.tick_params(axis="x", labelsize=7)
+    return _png(figure)
+
+
+def calcium_overlay_png(
+    ct_hu: np.ndarray,
+    lesion_labels: np.ndarray,
+    lesion_artery: Mapping[int, str | None],
+    *,
+    n_slices: int = 3,
+) -> bytes:
+    """Axial CT slices holding the most calcium, lesions coloured by artery.
+
+    Parameters
+    ----------
+    ct_hu
+        CT array ``(z, y, x)`` in HU.
+    lesion_labels
+        Integer array of the same shape; 0 background, k lesion k.
+    lesion_artery
+        ``{label: artery name or None}``.
+    n_slices
+        Number of slices shown (those with the most lesion voxels).
+    """
+    colours = {"LM": "magenta", "LAD": "red", "LCx": "lime", "RCA": "cyan", None: "yellow"}
+    per_slice = (lesion_labels > 0).reshape(lesion_labels.shape[0], -1).sum(axis=1)
+    chosen = sorted(np.argsort(per_slice)[::-1][:n_slices]) if per_slice.any() else []
+    chosen = [int(k) for k in chosen if per_slice[k] > 0] or [ct_hu.shape[0] // 2]
+    figure, axes = plt.subplots(1, len(chosen), figsize=(3.0 * len(chosen), 3.0), squeeze=False)
+    for ax, k in zip(axes[0], chosen, strict=True):
+        ax.imshow(ct_hu[k], cmap="gray", vmin=-200, vmax=600)
+        rgba = np.zeros((*ct_hu.shape[1:], 4))
+        for label in np.unique(lesion_labels[k]):
+            if label == 0:
+                continue
+            colour = matplotlib.colors.to_rgba(colours.get(lesion_artery.get(int(label)), "yellow"))
+            rgba[lesion_labels[k] == label] = colour
+        ax.imshow(rgba, interpolation="nearest")
+        ax.set_title(f"slice {k + 1}", fontsize=8)
+        ax.axis("off")
+    handles = [
+        matplotlib.patches.Patch(color=c, label=name or "unassigned")
+        for name, c in colours.items()
+        if name in set(lesion_artery.values())
+    ]
+    if handles:
+        figure.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=7)
+    return _png(figure)
