@@ -79,7 +79,7 @@ def brier(y: np.ndarray, p: np.ndarray) -> float:
     return float(np.mean((np.asarray(p, float) - np.asarray(y, float)) ** 2))
 
 
-def _logistic_fit(
+def logistic_fit(
     x: np.ndarray, y: np.ndarray, offset: np.ndarray | None = None, iterations: int = 50
 ) -> np.ndarray:
     """Unpenalised logistic regression by Newton-Raphson; ``x`` includes the intercept column."""
@@ -109,8 +109,8 @@ def calibration_slope_intercept(y: np.ndarray, p: np.ndarray) -> tuple[float, fl
     if y.min() == y.max():
         return float("nan"), float("nan")
     lp = logit(np.clip(np.asarray(p, dtype=float), _EPS, 1 - _EPS))
-    slope = _logistic_fit(np.column_stack([np.ones_like(lp), lp]), y)[1]
-    intercept = _logistic_fit(np.ones((len(y), 1)), y, offset=lp)[0]
+    slope = logistic_fit(np.column_stack([np.ones_like(lp), lp]), y)[1]
+    intercept = logistic_fit(np.ones((len(y), 1)), y, offset=lp)[0]
     return float(slope), float(intercept)
 
 

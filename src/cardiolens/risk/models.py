@@ -37,8 +37,6 @@ class ModelKind(StrEnum):
     LOGISTIC = "logistic"
 
 
-BOOSTED_KINDS = (ModelKind.XGBOOST, ModelKind.LIGHTGBM)
-
 TUNING_GRIDS: dict[ModelKind, dict[str, list]] = {
     ModelKind.XGBOOST: {"max_depth": [2, 4]},
     ModelKind.LIGHTGBM: {"num_leaves": [4, 15]},
@@ -58,7 +56,7 @@ def model_kind(name: str | ModelKind) -> ModelKind:
 
 
 def make_classifier(
-    kind: str | ModelKind, schema: FeatureSchema, random_state: int = 0, n_jobs: int = 2
+    kind: str | ModelKind, schema: FeatureSchema, random_state: int = 0, n_jobs: int = 1
 ) -> ClassifierMixin:
     """Build an unfitted classifier of the given family for a schema.
 
@@ -71,7 +69,8 @@ def make_classifier(
     random_state
         Seed of the boosted models' row and column subsampling.
     n_jobs
-        Threads for the boosted models.
+        Threads for the boosted models; keep 1 for small tables (threading overhead
+        dominates below a few thousand rows).
     """
     kind = model_kind(kind)
     if kind is ModelKind.XGBOOST:
@@ -108,27 +107,28 @@ def make_classifier(
 
 
 def make_logistic_baseline(schema: FeatureSchema) -> Pipeline:
-    """Imputation + scaling/one-hot + L2 logistic regression, one transformer per column.
-
-    One transformer per column keeps output names ``<column>__...`` so that the
-    explanation of the transformed features can be summed back per input column.
-    """
-    transformers = []
+    """Imputation + scaling (numeric, binary) or one-hot (categorical) + L2 logistic regression."""
+    numeric = [
+        i for i, spec in enumerate(schema.columns) if spec.kind is not ColumnKind.CATEGORICAL
+    ]
+    transformers = [
+        (
+            "numeric",
+            make_pipeline(
+                SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler()
+            ),
+            numeric,
+        )
+    ]
     for index, spec in enumerate(schema.columns):
         if spec.kind is ColumnKind.CATEGORICAL:
-            steps = make_pipeline(
-                SimpleImputer(strategy="most_frequent"),
-                OneHotEncoder(
-                    categories=[list(map(float, range(len(spec.categories))))],
-                    handle_unknown="ignore",
-                    sparse_output=False,
-                ),
+            encoder = OneHotEncoder(
+                categories=[[float(code) for code in range(len(spec.categories))]],
+                handle_unknown="ignore",
+                sparse_output=False,
             )
-        else:
-            steps = make_pipeline(
-                SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler()
-            )
-        transformers.append((spec.name, steps, [index]))
+            steps = make_pipeline(SimpleImputer(strategy="most_frequent"), encoder)
+            transformers.append((f"categorical_{index}", steps, [index]))
     return make_pipeline(
         ColumnTransformer(transformers),
         LogisticRegression(C=0.5, max_iter=2000),

@@ -35,6 +35,7 @@ def tune_classifier(
     schema: FeatureSchema,
     inner_folds: int = 3,
     random_state: int = 0,
+    n_jobs: int = 1,
 ) -> tuple[ClassifierMixin, dict]:
     """Fit the best classifier of a family chosen by inner cross-validated log-loss.
 
@@ -44,6 +45,8 @@ def tune_classifier(
         Encoded features, shape (n, n_features), NaN for missing.
     y
         Outcome 0/1, shape (n,).
+    n_jobs
+        Threads of the boosted models.
 
     Returns
     -------
@@ -57,7 +60,7 @@ def tune_classifier(
     if folds < 2:
         raise ParameterError("tuning needs at least 2 patients of each outcome")
     search = GridSearchCV(
-        make_classifier(kind, schema, random_state=random_state),
+        make_classifier(kind, schema, random_state=random_state, n_jobs=n_jobs),
         TUNING_GRIDS[kind],
         scoring="neg_log_loss",
         cv=StratifiedKFold(folds, shuffle=True, random_state=random_state),
@@ -89,6 +92,7 @@ def nested_cross_validation(
     random_state: int = 0,
     n_boot: int = 1000,
     progress: bool = False,
+    n_jobs: int = 1,
 ) -> NestedCVResult:
     """Nested cross-validation: tune inside each outer training fold, predict the outer fold.
 
@@ -107,7 +111,9 @@ def nested_cross_validation(
     for fold, (train, test) in enumerate(
         tqdm(splits, desc=f"nested CV {kind.value}", disable=not progress)
     ):
-        model, best = tune_classifier(x[train], y[train], kind, schema, inner_folds, random_state)
+        model, best = tune_classifier(
+            x[train], y[train], kind, schema, inner_folds, random_state, n_jobs
+        )
         probability[test] = model.predict_proba(x[test])[:, 1]
         fold_of[test] = fold
         params.append(best)
@@ -138,6 +144,7 @@ def site_held_out_validation(
     random_state: int = 0,
     n_boot: int = 1000,
     progress: bool = False,
+    n_jobs: int = 1,
 ) -> list[ExternalValidation]:
     """Leave-one-site-out external validation of each model family.
 
@@ -162,7 +169,9 @@ def site_held_out_validation(
     for site, kind in tqdm(jobs, desc="site-held-out validation", disable=not progress):
         train = sites != site
         test = np.flatnonzero(~train)
-        model, best = tune_classifier(x[train], y[train], kind, schema, random_state=random_state)
+        model, best = tune_classifier(
+            x[train], y[train], kind, schema, random_state=random_state, n_jobs=n_jobs
+        )
         probability = model.predict_proba(x[test])[:, 1]
         results.append(
             ExternalValidation(

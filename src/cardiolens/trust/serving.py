@@ -1,0 +1,272 @@
+"""The served risk model: schema check, calibrated risk, conformal flag and SHAP reasons.
+
+A model directory holds
+
+* ``model.joblib``: the fitted model, logistic baseline, Venn-Abers calibrator,
+  conformal predictor and a background sample;
+* ``schema.json``: the frozen :class:`~cardiolens.risk.schema.FeatureSchema`;
+* ``metadata.json``: model id (SHA-256 of ``model.joblib``), versions, training-data
+  hash, training parameters;
+* ``model_card.md`` / ``model_card.html`` and the validation results.
+
+:func:`load_model` reads it back; :meth:`RiskModel.predict_one` is what the pipeline
+calls for one patient.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pandas as pd
+
+from cardiolens.core.errors import InputError, SchemaError
+from cardiolens.risk.models import ModelKind
+from cardiolens.risk.schema import ColumnKind, FeatureSchema
+from cardiolens.trust.calibration import VennAbersCalibrator
+from cardiolens.trust.conformal import MondrianConformalClassifier
+from cardiolens.trust.explain import RiskExplainer
+
+logger = logging.getLogger(__name__)
+
+MODEL_FILE = "model.joblib"
+SCHEMA_FILE = "schema.json"
+METADATA_FILE = "metadata.json"
+N_TOP_FEATURES = 5
+
+
+@dataclass(frozen=True)
+class RiskPrediction:
+    """One patient's risk with its uncertainty and reasons.
+
+    Attributes
+    ----------
+    probability
+        Calibrated risk of the outcome (Venn-Abers merged probability), 0-1.
+    lower, upper
+        Venn-Abers probability interval ``[p0, p1]``.
+    needs_review
+        True when the conformal prediction set at ``confidence`` is not a single outcome.
+    confidence
+        Conformal confidence level, e.g. 0.9.
+    top_features
+        Largest SHAP contributions: ``{feature, value, shap, direction}`` with ``shap`` in
+        log-odds of the uncalibrated model and ``value`` in the input's units/codes.
+    model_id
+        Identifier of the model that produced it.
+    """
+
+    probability: float
+    lower: float
+    upper: float
+    needs_review: bool
+    confidence: float
+    top_features: list[dict] = field(default_factory=list)
+    model_id: str = ""
+
+    def to_dict(self) -> dict:
+        """JSON-ready form."""
+        return {
+            "probability": self.probability,
+            "lower": self.lower,
+            "upper": self.upper,
+            "needs_review": self.needs_review,
+            "confidence": self.confidence,
+            "top_features": self.top_features,
+            "model_id": self.model_id,
+        }
+
+
+class RiskModel:
+    """A trained risk model with calibration, conformal review flag and explanations.
+
+    Parameters
+    ----------
+    schema
+        Frozen feature schema.
+    model
+        Fitted primary classifier (encoded features -> probability).
+    kind
+        Its family.
+    calibrator
+        Venn-Abers calibrator fitted on out-of-fold risks.
+    conformal
+        Mondrian conformal predictor fitted on the same out-of-fold risks.
+    background
+        Encoded training sample (for the linear explainer), shape (m, n_features).
+    confidence
+        Default conformal confidence.
+    metadata
+        ``metadata.json`` content (model id, versions, hashes).
+    baseline
+        Fitted logistic baseline, kept for comparison.
+    """
+
+    def __init__(
+        self,
+        schema: FeatureSchema,
+        model,
+        kind: ModelKind,
+        calibrator: VennAbersCalibrator,
+        conformal: MondrianConformalClassifier,
+        background: np.ndarray,
+        confidence: float = 0.9,
+        metadata: dict | None = None,
+        baseline=None,
+    ) -> None:
+        self.schema = schema
+        self.model = model
+        self.kind = kind
+        self.calibrator = calibrator
+        self.conformal = conformal
+        self.background = background
+        self.confidence = confidence
+        self.metadata = metadata or {}
+        self.baseline = baseline
+        self._explainer: RiskExplainer | None = None
+
+    @property
+    def model_id(self) -> str:
+        """Identifier recorded in ``metadata.json`` ("" before saving)."""
+        return self.metadata.get("model_id", "")
+
+    @property
+    def explainer(self) -> RiskExplainer:
+        """SHAP explainer of the primary model (built on first use)."""
+        if self._explainer is None:
+            self._explainer = RiskExplainer(self.model, self.background, self.schema.names)
+        return self._explainer
+
+    def predict_raw(self, table: pd.DataFrame) -> np.ndarray:
+        """Uncalibrated model risk after schema validation, shape (n,)."""
+        encoded, _ = self.schema.validate(table)
+        return self.model.predict_proba(encoded.to_numpy())[:, 1]
+
+    def predict(
+        self, table: pd.DataFrame, confidence: float | None = None, explain: bool = True
+    ) -> pd.DataFrame:
+        """Predict every row of a table.
+
+        Returns
+        -------
+        DataFrame
+            Same index as ``table``; columns ``probability``, ``lower``, ``upper``,
+            ``needs_review`` and (when ``explain``) ``top_features`` (JSON list).
+
+        Raises
+        ------
+        SchemaError
+            The table does not match the model's schema.
+        """
+        confidence = self.confidence if confidence is None else confidence
+        encoded, _ = self.schema.validate(table)
+        x = encoded.to_numpy()
+        raw = self.model.predict_proba(x)[:, 1].astype(float)
+        lower, upper = self.calibrator.predict_interval(raw)
+        result = pd.DataFrame(
+            {
+                "probability": upper / (1.0 - lower + upper),
+                "lower": lower,
+                "upper": upper,
+                "needs_review": self.conformal.predict(raw, confidence).needs_review,
+            },
+            index=table.index,
+        )
+        if explain:
+            explanation = self.explainer.explain(x)
+            result["top_features"] = [
+                json.dumps(self._top_features(explanation, i)) for i in range(len(x))
+            ]
+        return result
+
+    def _top_features(self, explanation, row: int) -> list[dict]:
+        top = []
+        for contribution in explanation.top_features(row, N_TOP_FEATURES):
+            item = contribution.to_dict()
+            spec = self.schema.columns[self.schema.names.index(contribution.feature)]
+            if np.isnan(contribution.value):
+                item["value"] = None
+            elif spec.kind is not ColumnKind.NUMERIC:
+                item["value"] = spec.categories[int(contribution.value)]
+            item["shap"] = round(item["shap"], 4)
+            top.append(item)
+        return top
+
+    def predict_one(self, features: dict, confidence: float | None = None) -> RiskPrediction:
+        """Predict one patient from ``{column: value}`` (missing keys are an error; use
+        ``None`` for an unknown value)."""
+        if not isinstance(features, dict):
+            raise SchemaError(
+                f"predict_one expects a dict of features, got {type(features).__name__}"
+            )
+        row = self.predict(pd.DataFrame([features]), confidence)
+        record = row.iloc[0]
+        return RiskPrediction(
+            probability=float(record["probability"]),
+            lower=float(record["lower"]),
+            upper=float(record["upper"]),
+            needs_review=bool(record["needs_review"]),
+            confidence=self.confidence if confidence is None else confidence,
+            top_features=json.loads(record["top_features"]),
+            model_id=self.model_id,
+        )
+
+    def save(self, directory: str | Path, metadata: dict) -> str:
+        """Write ``model.joblib``, ``schema.json`` and ``metadata.json``; return the model id."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        state = {
+            "model": self.model,
+            "kind": self.kind.value,
+            "calibrator": self.calibrator,
+            "conformal": self.conformal,
+            "background": self.background,
+            "confidence": self.confidence,
+            "baseline": self.baseline,
+        }
+        joblib.dump(state, directory / MODEL_FILE, compress=3)
+        self.schema.save(directory / SCHEMA_FILE)
+        digest = hashlib.sha256((directory / MODEL_FILE).read_bytes()).hexdigest()
+        self.metadata = {"model_id": digest[:16], "model_sha256": digest, **metadata}
+        (directory / METADATA_FILE).write_text(json.dumps(self.metadata, indent=2, default=str))
+        return self.model_id
+
+
+def load_model(model_dir: str | Path) -> RiskModel:
+    """Read a model directory written by training.
+
+    Raises
+    ------
+    InputError
+        A file is missing or ``model.joblib`` does not match the SHA-256 recorded in
+        ``metadata.json`` (the directory was altered).
+    """
+    model_dir = Path(model_dir)
+    for name in (MODEL_FILE, SCHEMA_FILE, METADATA_FILE):
+        if not (model_dir / name).is_file():
+            raise InputError(f"not a cardiolens model directory: {name} is missing", model_dir)
+    metadata = json.loads((model_dir / METADATA_FILE).read_text())
+    digest = hashlib.sha256((model_dir / MODEL_FILE).read_bytes()).hexdigest()
+    if digest != metadata.get("model_sha256"):
+        raise InputError(
+            f"{MODEL_FILE} SHA-256 {digest[:16]} does not match metadata.json "
+            f"{str(metadata.get('model_sha256'))[:16]}; the model directory was altered",
+            model_dir,
+        )
+    state = joblib.load(model_dir / MODEL_FILE)
+    return RiskModel(
+        schema=FeatureSchema.load(model_dir / SCHEMA_FILE),
+        model=state["model"],
+        kind=ModelKind(state["kind"]),
+        calibrator=state["calibrator"],
+        conformal=state["conformal"],
+        background=state["background"],
+        confidence=state["confidence"],
+        metadata=metadata,
+        baseline=state["baseline"],
+    )
