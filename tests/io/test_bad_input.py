@@ -1,0 +1,155 @@
+"""Bad input (issue 2 acceptance 5): one-line CLI errors with exit code 2 naming the file, or warnings."""
+
+import json
+import shutil
+
+import numpy as np
+import pydicom
+import pytest
+
+from cardiolens.cli import main
+from cardiolens.core import DicomError, InputError, Volume
+from cardiolens.io import load_studies, load_study, write_ct_series
+
+STUDY_UID = "1.2.826.0.1.3680043.8.498.11"
+
+
+def _cli(args, capsys):
+    """Run the console entry point; return (exit code, stdout, stderr)."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(args)
+    captured = capsys.readouterr()
+    return exit_info.value.code, captured.out, captured.err
+
+
+def _assert_one_line_error(args, capsys, *fragments):
+    code, _, err = _cli(args, capsys)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("cardiolens: error:"), err
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def _ct(tmp_path, name="ct", n=8, description="Calcium score", study_uid=STUDY_UID):
+    hu = np.random.default_rng(0).normal(0, 50, size=(n, 12, 12)).round().astype(np.float32)
+    volume = Volume(hu, (3.0, 0.5, 0.5), (0.0, 0.0, 100.0), modality="CT")
+    paths = write_ct_series(
+        tmp_path / name, volume, patient_id="P1", study_uid=study_uid,
+        series_description=description,
+    )  # fmt: skip
+    return volume, paths
+
+
+def test_truncated_dicom_file(tmp_path, physionet_dicom_dir, capsys):
+    source = sorted(physionet_dicom_dir.glob("*.dcm"))[0]
+    data = source.read_bytes()
+    path = tmp_path / "truncated.dcm"
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(DicomError, match="truncated"):
+        load_study(path)
+    _assert_one_line_error(["info", str(path)], capsys, "truncated.dcm", "truncated")
+
+
+def test_non_dicom_file(tmp_path, capsys):
+    path = tmp_path / "notes.txt"
+    path.write_text("patient notes, not an image\n" * 20)
+    _assert_one_line_error(["info", str(path)], capsys, "notes.txt", "not a DICOM file")
+
+
+def test_dicom_without_pixel_data(tmp_path, physionet_dicom_dir, capsys):
+    ds = pydicom.dcmread(sorted(physionet_dicom_dir.glob("*.dcm"))[0])
+    del ds.PixelData
+    path = tmp_path / "nopixels.dcm"
+    ds.save_as(path)
+    _assert_one_line_error(["info", str(path)], capsys, "nopixels.dcm", "no pixel data")
+
+
+def test_folder_without_dicom_names_the_folder(tmp_path, capsys):
+    (tmp_path / "a.txt").write_text("x")
+    _assert_one_line_error(["info", str(tmp_path)], capsys, str(tmp_path), "no readable DICOM")
+
+
+def test_folder_with_one_bad_file_still_loads(tmp_path, capsys):
+    _, paths = _ct(tmp_path)
+    (tmp_path / "ct" / "junk.dcm").write_bytes(b"\x00" * 200)
+    study = load_study(tmp_path / "ct")
+    assert study.series[0].volume.shape == (8, 12, 12)
+    assert str(tmp_path / "ct" / "junk.dcm") in study.failed_files
+
+
+def test_folder_mixing_two_ct_series_gives_two_series(tmp_path, capsys):
+    _ct(tmp_path, "mixed", description="Calcium score")
+    _ct(tmp_path, "mixed/cta", description="Coronary CTA")
+    study = load_study(tmp_path / "mixed")
+    assert len(study.series) == 2
+    assert {s.role.value for s in study.series} == {"ct_calcium", "ccta"}
+    assert any("2 CT series" in w for w in study.warnings)
+    code, out, _ = _cli(["info", str(tmp_path / "mixed"), "--json"], capsys)
+    assert code == 0 and len(json.loads(out)) == 2
+
+
+def test_folder_with_two_studies(tmp_path, capsys):
+    _ct(tmp_path, "two/a", study_uid=STUDY_UID)
+    _ct(tmp_path, "two/b", n=5, study_uid=STUDY_UID + ".2")
+    assert len(load_studies(tmp_path / "two")) == 2
+    study = load_study(tmp_path / "two")
+    assert study.study_uid == STUDY_UID  # the study with more files
+    assert any("2 studies" in w for w in study.warnings)
+    code, out, err = _cli(["info", str(tmp_path / "two"), "--json"], capsys)
+    assert code == 0 and {row["study_uid"] for row in json.loads(out)} == {
+        STUDY_UID,
+        STUDY_UID + ".2",
+    }
+
+
+def test_missing_slice_is_a_warning_in_info(tmp_path, capsys):
+    volume, paths = _ct(tmp_path, n=10)
+    paths[4].unlink()
+    series = load_study(tmp_path / "ct").series[0]
+    assert series.volume.shape == (10, 12, 12)  # gap filled on the uniform grid
+    assert series.volume.metadata["interpolated_slices"] == [4]
+    np.testing.assert_allclose(
+        series.volume.array[4], 0.5 * (volume.array[3] + volume.array[5]), atol=1e-4
+    )
+    code, out, _ = _cli(["info", str(tmp_path / "ct"), "--json"], capsys)
+    warnings = json.loads(out)[0]["warnings"]
+    assert code == 0 and len(warnings) == 1
+    assert (
+        "missing slice(s) between z=109.00 and z=115.00 mm: expected spacing 3.00 mm, found 6.00 mm"
+        in warnings[0]
+    )
+
+
+def test_duplicate_slice_is_dropped_with_warning(tmp_path):
+    _, paths = _ct(tmp_path, n=6)
+    shutil.copy(paths[2], tmp_path / "ct" / "copy_of_slice3.dcm")
+    series = load_study(tmp_path / "ct").series[0]
+    assert series.volume.shape == (6, 12, 12)
+    assert any("duplicate slice" in w for w in series.warnings)
+
+
+def test_gantry_tilt_is_detected_and_corrected(tmp_path):
+    """Slices shifted by 2 rows (1 mm) per 3 mm slice: an 18.4 deg tilt, undone exactly."""
+    volume, paths = _ct(tmp_path, n=6)
+    for k, path in enumerate(paths):
+        ds = pydicom.dcmread(path)
+        x, y, z = (float(v) for v in ds.ImagePositionPatient)
+        ds.ImagePositionPatient = [x, y + 1.0 * k, z]
+        stored = ds.pixel_array
+        ds.PixelData = np.roll(stored, -2 * k, axis=0).astype(np.int16).tobytes()
+        ds.save_as(path)
+    series = load_study(tmp_path / "ct").series[0]
+    assert any("gantry tilt of 18.43 deg" in w for w in series.warnings)
+    for k in range(6):  # rows >= 2k of slice k come from inside the tilted slice
+        np.testing.assert_allclose(series.volume.array[k, 2 * k :], volume.array[k, 2 * k :])
+
+
+def test_missing_path_and_bad_role_override(tmp_path, capsys):
+    _assert_one_line_error(["info", str(tmp_path / "nothing")], capsys, "no such file")
+    _ct(tmp_path)
+    _assert_one_line_error(
+        ["info", str(tmp_path / "ct"), "--role", "1.2.3=ct_calcium"], capsys, "1.2.3"
+    )
+    with pytest.raises(InputError):
+        load_study(tmp_path / "nothing")
