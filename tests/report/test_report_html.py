@@ -24,7 +24,9 @@ def _figures(data):
     return {
         "bullseye_stress": fig.bullseye_png(nuclear["stress"]["segments"], title="stress"),
         "bullseye_rest": fig.bullseye_png(nuclear["rest"]["segments"], title="rest"),
-        "slices_stress": fig.orthogonal_slices_png(image, mask, spacing_mm=(6.8, 6.8, 6.8)),
+        "slices_stress": fig.slice_panels_png(
+            [("SA", image[10], mask[10]), ("VLA", image[:, 12], mask[:, 12])]
+        ),
         "volume_curve_stress": fig.volume_curve_png([100, 90, 70, 50, 48, 60, 80, 95]),
         "calcium_overlay": fig.calcium_overlay_png(
             np.zeros((6, 32, 32)), labels, {1: "LAD", 2: "RCA"}

@@ -9,6 +9,7 @@ categories and types come from CID 7150/7151 (SCT codes).
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from pathlib import Path
 import highdicom as hd
 import numpy as np
 from highdicom.sr import CodedConcept
+from pydicom.dataset import Dataset
 from pydicom.sr.codedict import codes
 
 from cardiolens import __version__
@@ -81,6 +83,56 @@ def to_highdicom_volume(volume: Volume, array: np.ndarray | None = None) -> hd.V
     )
 
 
+def _with_frame_geometry(dataset: Dataset) -> Dataset:
+    """An NM multi-frame header with its geometry in functional groups, as highdicom needs.
+
+    NM images keep position and orientation in DetectorInformationSequence and order
+    frames by SliceVector (PS3.3 C.8.4.8-C.8.4.11); frame ``k`` lies at
+    ``ImagePositionPatient + (SliceVector[k] - 1) * SpacingBetweenSlices * normal``
+    (SpacingBetweenSlices may be negative). The copy is used only to build the SEG;
+    its references still name the original instance.
+    """
+    detectors = dataset.get("DetectorInformationSequence")
+    if (
+        dataset.get("Modality") != "NM"
+        or "SharedFunctionalGroupsSequence" in dataset
+        or not detectors
+    ):
+        return dataset
+    detector = detectors[0]
+    if "ImagePositionPatient" not in detector or "ImageOrientationPatient" not in detector:
+        raise GeometryError(
+            "the NM source has no position/orientation in DetectorInformationSequence"
+        )
+    position = np.asarray(detector.ImagePositionPatient, dtype=float)
+    orientation = [float(v) for v in detector.ImageOrientationPatient]
+    normal = np.cross(orientation[:3], orientation[3:])
+    spacing = float(dataset.get("SpacingBetweenSlices") or dataset.get("SliceThickness") or 1.0)
+    n_frames = int(dataset.get("NumberOfFrames", 1))
+    slices = np.asarray(dataset.get("SliceVector") or range(1, n_frames + 1), dtype=int) - 1
+    patched = copy.deepcopy(dataset)
+    shared = Dataset()
+    shared.PlaneOrientationSequence = [Dataset()]
+    shared.PlaneOrientationSequence[0].ImageOrientationPatient = orientation
+    shared.PixelMeasuresSequence = [Dataset()]
+    shared.PixelMeasuresSequence[0].PixelSpacing = list(dataset.PixelSpacing)
+    shared.PixelMeasuresSequence[0].SliceThickness = abs(
+        float(dataset.get("SliceThickness") or spacing)
+    )
+    shared.PixelMeasuresSequence[0].SpacingBetweenSlices = abs(spacing)
+    patched.SharedFunctionalGroupsSequence = [shared]
+    frames = []
+    for index in slices:
+        item = Dataset()
+        item.PlanePositionSequence = [Dataset()]
+        item.PlanePositionSequence[0].ImagePositionPatient = [
+            round(float(v), 6) for v in position + index * spacing * normal
+        ]
+        frames.append(item)
+    patched.PerFrameFunctionalGroupsSequence = frames
+    return patched
+
+
 def build_segmentation(masks: Sequence[SegmentMask]) -> hd.seg.Segmentation:
     """One BINARY SEG holding ``masks`` (all on the grid of one source series)."""
     if not masks:
@@ -94,7 +146,7 @@ def build_segmentation(masks: Sequence[SegmentMask]) -> hd.seg.Segmentation:
             raise CardiolensError(
                 f"unknown segment kind {item.kind!r}; expected {sorted(_PROPERTY)}"
             )
-    headers = source_datasets(source)
+    headers = [_with_frame_geometry(ds) for ds in source_datasets(source)]
     frame_of_reference = reference.frame_of_reference_uid or headers[0].get("FrameOfReferenceUID")
     if not frame_of_reference:
         raise GeometryError(f"series {source.series_uid} has no FrameOfReferenceUID")

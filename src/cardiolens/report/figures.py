@@ -22,7 +22,7 @@ from matplotlib.patches import Wedge  # noqa: E402
 __all__ = [
     "bullseye_png",
     "calcium_overlay_png",
-    "orthogonal_slices_png",
+    "slice_panels_png",
     "shap_waterfall_png",
     "volume_curve_png",
 ]
@@ -111,51 +111,31 @@ def bullseye_png(
     return _png(figure)
 
 
-def orthogonal_slices_png(
-    image: np.ndarray,
-    mask: np.ndarray | None,
+def slice_panels_png(
+    panels: Sequence[tuple[str, np.ndarray, np.ndarray | None]],
     *,
-    spacing_mm: Sequence[float],
-    titles: Sequence[str] = ("axial", "coronal", "sagittal"),
     suptitle: str = "",
     cmap: str = "gray",
     window: tuple[float, float] | None = None,
 ) -> bytes:
-    """Three orthogonal planes through the centre of ``mask`` with its contour.
+    """A row of 2D slices, each with the contour of its mask.
 
     Parameters
     ----------
-    image
-        Array ``(z, y, x)``; ``mask`` (same shape, nonzero = structure) or None.
-    spacing_mm
-        ``(z, y, x)`` voxel size, used for the aspect ratio.
-    titles
-        Names of the planes ``image[k]``, ``image[:, j]``, ``image[:, :, i]`` (for a
-        short-axis stack: short axis, and the two long axes).
+    panels
+        ``(title, image 2D, mask 2D or None)`` per panel; square pixels are assumed
+        (the cardiac views are resliced isotropically).
     window
-        Display range; default the 1st-99.9th percentiles.
+        Display range; default 0 to the 99.9th percentile of each slice.
     """
-    if mask is not None and mask.shape != image.shape:
-        raise ValueError(f"mask shape {mask.shape} differs from image shape {image.shape}")
-    if mask is not None and mask.any():
-        centre = [int(round(c)) for c in np.argwhere(mask).mean(axis=0)]
-    else:
-        centre = [n // 2 for n in image.shape]
-    lo, hi = window or (
-        float(np.percentile(image, 1)),
-        float(np.percentile(image, 99.9)) + 1e-6,
-    )
-    dz, dy, dx = (float(s) for s in spacing_mm)
-    planes = [
-        (image[centre[0]], None if mask is None else mask[centre[0]], dy / dx),
-        (image[:, centre[1]], None if mask is None else mask[:, centre[1]], dz / dx),
-        (image[:, :, centre[2]], None if mask is None else mask[:, :, centre[2]], dz / dy),
-    ]
-    figure, axes = plt.subplots(1, 3, figsize=(7.5, 2.8))
-    for ax, (plane, contour, aspect), title in zip(axes, planes, titles, strict=True):
-        ax.imshow(plane, cmap=cmap, vmin=lo, vmax=hi, aspect=aspect, origin="upper")
-        if contour is not None and contour.any() and not contour.all():
-            ax.contour(contour > 0, levels=[0.5], colors="lime", linewidths=0.8)
+    if not panels:
+        raise ValueError("no slices to draw")
+    figure, axes = plt.subplots(1, len(panels), figsize=(1.9 * len(panels), 2.2), squeeze=False)
+    for ax, (title, image, mask) in zip(axes[0], panels, strict=True):
+        lo, hi = window or (0.0, float(np.percentile(image, 99.9)) + 1e-6)
+        ax.imshow(image, cmap=cmap, vmin=lo, vmax=hi)
+        if mask is not None and mask.any() and not mask.all():
+            ax.contour(mask, levels=[0.5], colors="lime", linewidths=0.8)
         ax.set_title(title, fontsize=8)
         ax.axis("off")
     if suptitle:

@@ -1,0 +1,82 @@
+"""``cardiolens analyze``: a study folder in, an audited report out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def _read_clinical(path: Path | None) -> dict | None:
+    import json
+
+    from cardiolens.core.errors import InputError
+
+    if path is None:
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as error:
+        raise InputError(
+            f"cannot read the clinical variables as JSON ({error})", path=path
+        ) from None
+    if not isinstance(data, dict):
+        raise InputError("the clinical file must hold one JSON object {name: value}", path=path)
+    return data
+
+
+def _parse_roles(roles: list[str]) -> dict[str, str]:
+    from cardiolens.core.errors import ParameterError
+
+    overrides = {}
+    for item in roles:
+        uid, sep, role = item.partition("=")
+        if not sep or not uid or not role:
+            raise ParameterError(f"--role expects SERIES_UID=ROLE; got {item!r}")
+        overrides[uid] = role
+    return overrides
+
+
+def analyze(
+    path: Annotated[Path, typer.Argument(help="DICOM file or folder (or NIfTI) of the study.")],
+    out: Annotated[Path, typer.Option("--out", help="Output folder for the report.")],
+    clinical: Annotated[
+        Path | None, typer.Option("--clinical", help="JSON object of clinical variables.")
+    ] = None,
+    model: Annotated[
+        Path | None, typer.Option("--model", help="Risk model folder (cardiolens risk train).")
+    ] = None,
+    audit_db: Annotated[
+        Path | None, typer.Option("--audit-db", help="Audit log (default OUT/audit.sqlite).")
+    ] = None,
+    role: Annotated[
+        list[str], typer.Option("--role", help="Override a series role: SERIES_UID=ROLE.")
+    ] = [],  # noqa: B006 (typer needs a literal default)
+    calcium_phantom: Annotated[
+        bool, typer.Option("--calcium-phantom", help="Score CT in calcium-phantom (QA) mode.")
+    ] = False,
+    user: Annotated[
+        str | None, typer.Option("--user", help="User recorded in the audit log.")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+) -> None:
+    """Run every applicable stage and write report.json, report.html, SR and SEG."""
+    from cardiolens.pipeline import analyze_study
+
+    report = analyze_study(
+        path,
+        out,
+        clinical=_read_clinical(clinical),
+        model_dir=model,
+        audit_db=audit_db,
+        role_overrides=_parse_roles(role),
+        calcium_phantom=calcium_phantom,
+        user=user,
+        progress=not quiet,
+    )
+    typer.echo(str(report.html_path))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("analyze")(analyze)
