@@ -114,3 +114,23 @@ def load_whas500() -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
     features, outcome = _load()
     features = features.apply(lambda column: column.astype(float))
     return features, outcome["lenfol"].astype(float), outcome["fstat"].astype(bool)
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """Read a CSV table of patients (``?``, ``NA`` and empty cells are missing values).
+
+    Raises
+    ------
+    InputError
+        The file is absent, empty or not parseable as CSV.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("table not found", path)
+    try:
+        table = pd.read_csv(path, na_values=["?", "NA", ""])
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        raise InputError(f"cannot read as CSV: {error}", path) from None
+    if table.empty:
+        raise InputError("the table has no rows", path)
+    return table
