@@ -153,3 +153,14 @@ def test_missing_path_and_bad_role_override(tmp_path, capsys):
     )
     with pytest.raises(InputError):
         load_study(tmp_path / "nothing")
+
+
+def test_localizer_in_series_is_left_out_with_warning(tmp_path):
+    _, paths = _ct(tmp_path, n=6)
+    ds = pydicom.dcmread(paths[0])
+    ds.ImageOrientationPatient = [0, 1, 0, 0, 0, -1]
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID + ".9"
+    ds.save_as(tmp_path / "ct" / "localizer.dcm")
+    series = load_study(tmp_path / "ct").series[0]
+    assert series.volume.shape == (6, 12, 12) and len(series.files) == 6
+    assert any("another orientation" in w for w in series.warnings)

@@ -284,25 +284,20 @@ def assemble_slice_series(items: list[DicomFile]) -> Series:
     CT values are HU (RescaleSlope/Intercept), PET values Bq/mL with
     ``metadata["suv_factor"]`` (multiply to get SUVbw) where the header allows.
     """
-    first = items[0].dataset
-    modality = _text(first, "Modality") or "OT"
     warnings: list[str] = []
-    orientations = Counter(
+    keys = [
         tuple(np.round(float_list(i.dataset, "ImageOrientationPatient", 6, i.path) or [0] * 6, 4))
         for i in items
-    )
+    ]
+    orientations = Counter(keys)
     if len(orientations) > 1:
-        main = orientations.most_common(1)[0][0]
-        dropped = len(items) - orientations[main]
-        items = [
-            i
-            for i in items
-            if tuple(
-                np.round(float_list(i.dataset, "ImageOrientationPatient", 6, i.path) or [0] * 6, 4)
-            )
-            == main
-        ]
-        warnings.append(f"{dropped} slice(s) with another orientation (localizer?) left out")
+        main, n_main = orientations.most_common(1)[0]
+        items = [i for i, key in zip(items, keys, strict=True) if key == main]
+        warnings.append(
+            f"{len(keys) - n_main} slice(s) with another orientation (localizer?) left out"
+        )
+    first = items[0].dataset
+    modality = _text(first, "Modality") or "OT"
     files = [i.path for i in items]
     metadata = series_metadata(first, files)
     if modality == "CT":

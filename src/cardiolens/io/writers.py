@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -52,17 +53,18 @@ def _derived_uid(*parts: str) -> str:
     return str(generate_uid(entropy_srcs=[str(p) for p in parts]))
 
 
+@dataclass(frozen=True)
+class _SeriesIdentity:
+    patient_id: str
+    study_uid: str
+    series_uid: str
+    series_description: str
+    study_date: str
+    frame_of_reference_uid: str
+
+
 def _base_dataset(
-    *,
-    sop_class_uid: str,
-    sop_instance_uid: str,
-    modality: str,
-    patient_id: str,
-    study_uid: str,
-    series_uid: str,
-    series_description: str,
-    study_date: str,
-    frame_of_reference_uid: str,
+    *, sop_class_uid: str, sop_instance_uid: str, modality: str, identity: _SeriesIdentity
 ) -> Dataset:
     """Patient, General Study/Series, Frame of Reference, Equipment and SOP Common modules."""
     meta = FileMetaDataset()
@@ -74,7 +76,7 @@ def _base_dataset(
     ds.SpecificCharacterSet = "ISO_IR 100"
     ds.SOPClassUID = sop_class_uid
     ds.SOPInstanceUID = sop_instance_uid
-    ds.StudyDate = ds.SeriesDate = ds.ContentDate = study_date
+    ds.StudyDate = ds.SeriesDate = ds.ContentDate = identity.study_date
     ds.StudyTime = ds.SeriesTime = ds.ContentTime = "120000"
     ds.AccessionNumber = ""
     ds.Modality = modality
@@ -82,17 +84,17 @@ def _base_dataset(
     ds.ManufacturerModelName = "cardiolens digital phantom"
     ds.SoftwareVersions = __version__
     ds.ReferringPhysicianName = ""
-    ds.SeriesDescription = series_description
-    ds.PatientName = patient_id
-    ds.PatientID = patient_id
+    ds.SeriesDescription = identity.series_description
+    ds.PatientName = identity.patient_id
+    ds.PatientID = identity.patient_id
     ds.PatientBirthDate = ""
     ds.PatientSex = ""
-    ds.StudyInstanceUID = study_uid
-    ds.SeriesInstanceUID = series_uid
+    ds.StudyInstanceUID = identity.study_uid
+    ds.SeriesInstanceUID = identity.series_uid
     ds.StudyID = ""
     ds.SeriesNumber = 1
     ds.InstanceNumber = 1
-    ds.FrameOfReferenceUID = frame_of_reference_uid
+    ds.FrameOfReferenceUID = identity.frame_of_reference_uid
     ds.PositionReferenceIndicator = ""
     ds.SamplesPerPixel = 1
     ds.PhotometricInterpretation = "MONOCHROME2"
@@ -259,13 +261,11 @@ def write_nm_multiframe(
         sop_class_uid=NM_IMAGE_STORAGE,
         sop_instance_uid=_derived_uid(series_uid, "instance"),
         modality="NM",
-        patient_id=patient_id,
-        study_uid=study_uid,
-        series_uid=series_uid,
-        series_description=series_description,
-        study_date=study_date,
-        frame_of_reference_uid=frame_of_reference_uid,
-    )
+        identity=_SeriesIdentity(
+            patient_id, study_uid, series_uid, series_description, study_date,
+            frame_of_reference_uid,
+        ),
+    )  # fmt: skip
     kind = "RECON GATED TOMO" if gated else "RECON TOMO"
     ds.ImageType = ["DERIVED", "PRIMARY", kind, "EMISSION"]
     ds.ImageID = acquisition.upper()
@@ -372,6 +372,9 @@ def write_ct_series(
     folder.mkdir(parents=True, exist_ok=True)
     series_uid = series_uid or _derived_uid(study_uid, "CT", series_description)
     frame_of_reference_uid = frame_of_reference_uid or _derived_uid(study_uid, "frame of reference")
+    identity = _SeriesIdentity(
+        patient_id, study_uid, series_uid, series_description, study_date, frame_of_reference_uid
+    )
     row, col, _ = _axes(volume)
     slice_axis = volume.direction[:, 2] * volume.spacing_mm[0]
     paths = []
@@ -380,12 +383,7 @@ def write_ct_series(
             sop_class_uid=CT_IMAGE_STORAGE,
             sop_instance_uid=_derived_uid(series_uid, "slice", str(k)),
             modality="CT",
-            patient_id=patient_id,
-            study_uid=study_uid,
-            series_uid=series_uid,
-            series_description=series_description,
-            study_date=study_date,
-            frame_of_reference_uid=frame_of_reference_uid,
+            identity=identity,
         )
         position = np.asarray(volume.origin_mm) + k * slice_axis
         ds.ImageType = ["DERIVED", "PRIMARY", "AXIAL"]
