@@ -6,6 +6,7 @@ import shutil
 import numpy as np
 import pydicom
 import pytest
+from pydicom.uid import generate_uid
 
 from cardiolens.cli import main
 from cardiolens.core import DicomError, InputError, Volume
@@ -159,7 +160,7 @@ def test_localizer_in_series_is_left_out_with_warning(tmp_path):
     _, paths = _ct(tmp_path, n=6)
     ds = pydicom.dcmread(paths[0])
     ds.ImageOrientationPatient = [0, 1, 0, 0, 0, -1]
-    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID + ".9"
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
     ds.save_as(tmp_path / "ct" / "localizer.dcm")
     series = load_study(tmp_path / "ct").series[0]
     assert series.volume.shape == (6, 12, 12) and len(series.files) == 6
