@@ -165,3 +165,16 @@ def test_localizer_in_series_is_left_out_with_warning(tmp_path):
     series = load_study(tmp_path / "ct").series[0]
     assert series.volume.shape == (6, 12, 12) and len(series.files) == 6
     assert any("another orientation" in w for w in series.warnings)
+
+
+def test_uneven_spacing_is_resampled_with_warning(tmp_path):
+    _, paths = _ct(tmp_path, n=5)
+    for path in paths[3:]:  # move the last two slices 1 mm further
+        ds = pydicom.dcmread(path)
+        x, y, z = (float(v) for v in ds.ImagePositionPatient)
+        ds.ImagePositionPatient = [x, y, z + 1.0]
+        ds.save_as(path)
+    series = load_study(tmp_path / "ct").series[0]
+    assert series.volume.spacing_mm[0] == pytest.approx(3.0)
+    assert series.volume.shape[0] == 5  # 0..13 mm on a 3 mm grid
+    assert any("uneven slice spacing (3.000 to 4.000 mm)" in w for w in series.warnings)

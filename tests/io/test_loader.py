@@ -146,3 +146,13 @@ def _write_two_series(tmp_path):
             series_description=description,
         )
     return tmp_path
+
+
+def test_nrrd_round_trip(tmp_path, physionet_masks_dir):
+    import SimpleITK as sitk
+
+    image = read_volume(physionet_masks_dir / "patient002_0000.nii.gz")
+    sitk.WriteImage(image.to_sitk(), str(tmp_path / "image.nrrd"))
+    back = read_volume(tmp_path / "image.nrrd")
+    assert back.same_geometry(image, tol_mm=1e-4)
+    np.testing.assert_array_equal(back.array, image.array)
