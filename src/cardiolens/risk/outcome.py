@@ -26,7 +26,7 @@ _OPERATORS = {
 _RULE = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*(>=|<=|==|!=|>|<)\s*(-?[\d.]+(?:e-?\d+)?)\s*$")
 
 
-def _column(table: pd.DataFrame, name: str, role: str) -> pd.Series:
+def column_or_error(table: pd.DataFrame, name: str, role: str) -> pd.Series:
     if name not in table.columns:
         close = difflib.get_close_matches(name, [str(c) for c in table.columns], n=1, cutoff=0.5)
         hint = f"; did you mean {close[0]!r}?" if close else f"; columns are {list(table.columns)}"
@@ -43,7 +43,7 @@ def binary_target(table: pd.DataFrame, target: str) -> np.ndarray:
         The column is absent, has missing values or holds values other than 0 and 1
         (with the hint to binarise it with ``positive_if``).
     """
-    values = pd.to_numeric(_column(table, target, "target"), errors="coerce")
+    values = pd.to_numeric(column_or_error(table, target, "target"), errors="coerce")
     bad = values.isna() | ~values.isin((0, 1))
     if bad.any():
         rows = ", ".join(str(i) for i in table.index[bad][:5])
@@ -71,7 +71,7 @@ def positive_if(table: pd.DataFrame, rule: str) -> tuple[str, np.ndarray]:
             f"--positive-if {rule!r} is not of the form COLUMN OP NUMBER, e.g. 'num>0'"
         )
     name, op, number = match.groups()
-    values = pd.to_numeric(_column(table, name, "--positive-if"), errors="coerce")
+    values = pd.to_numeric(column_or_error(table, name, "--positive-if"), errors="coerce")
     if values.isna().any():
         rows = ", ".join(str(i) for i in table.index[values.isna()][:5])
         raise SchemaError(

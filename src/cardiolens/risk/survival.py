@@ -165,6 +165,18 @@ def annualised_rate(risk: np.ndarray, horizon_years: float) -> np.ndarray:
     return 1.0 - (1.0 - np.asarray(risk, float)) ** (1.0 / horizon_years)
 
 
+def status_at_horizon(
+    time: np.ndarray, event: np.ndarray, horizon: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Binary status at a horizon: (known, event_by_horizon), each shape (n,).
+
+    Status is known for patients with an event by ``horizon`` or followed beyond it;
+    patients censored earlier are unknown (complete-case at the horizon).
+    """
+    by_horizon = event & (time <= horizon)
+    return by_horizon | (time > horizon), by_horizon.astype(int)
+
+
 def evaluation_times(time: np.ndarray, event: np.ndarray) -> np.ndarray:
     """15 evaluation times at the 10th-80th percentiles of observed event times."""
     return np.unique(np.percentile(time[event], np.linspace(10, 80, 15)))
@@ -219,6 +231,7 @@ class SurvivalCVResult:
     kind: SurvivalKind
     per_fold: pd.DataFrame
     estimates: dict[str, Estimate]
+    oof_risk: np.ndarray | None = None
 
     def to_dict(self) -> dict:
         """JSON-ready form."""
@@ -238,6 +251,7 @@ def survival_cross_validation(
     n_boot: int = 200,
     random_state: int = 0,
     progress: bool = False,
+    horizon: float | None = None,
 ) -> list[SurvivalCVResult]:
     """K-fold cross-validation of survival models side by side, with bootstrap 95 % CIs.
 
@@ -253,6 +267,8 @@ def survival_cross_validation(
         Follow-up and event indicator, shape (n,).
     make_models
         Callables returning unfitted models (default boosted Cox and Cox baseline).
+    horizon
+        When given, each result carries the out-of-fold risk ``1 - S(horizon)``.
     """
     time, event = check_survival_outcome(time, event)
     rng = np.random.default_rng(random_state)
@@ -263,11 +279,14 @@ def survival_cross_validation(
     results = []
     for make in make_models:
         rows, boot = [], np.full((n_boot, len(folds), 4), np.nan)
+        oof = None if horizon is None else np.zeros(len(time))
         for f, (train, test) in enumerate(tqdm(folds, desc="survival CV", disable=not progress)):
             model = make().fit(x[train], time[train], event[train])
             times = evaluation_times(time[train], event[train])
             times = times[(times >= time[test].min()) & (times < time[test].max())]
             risk = model.predict_risk(x[test])
+            if oof is not None:
+                oof[test] = risk_at_horizon(model, x[test], horizon)
             survival = model.predict_survival(x[test], times)
             train_outcome = (time[train], event[train])
             rows.append(
@@ -301,6 +320,6 @@ def survival_cross_validation(
             for j, name in enumerate(per_fold.columns)
         }
         kind = make.kind if hasattr(make, "kind") else make().kind
-        results.append(SurvivalCVResult(kind, per_fold, estimates))
+        results.append(SurvivalCVResult(kind, per_fold, estimates, oof))
         logger.info("%s: %s", kind.value, {k: str(v) for k, v in estimates.items()})
     return results

@@ -103,7 +103,11 @@ class RiskExplainer:
 
         self.model = model
         self.feature_names = tuple(feature_names)
-        if isinstance(model, Pipeline):
+        if hasattr(model, "imputer_"):  # BoostedSurvival: trees on imputed features
+            self._transform = model.imputer_
+            self._explainer = shap.TreeExplainer(_boosted_cox_trees(model.model_))
+            self._aggregate = np.eye(len(feature_names))
+        elif isinstance(model, Pipeline):
             self._transform = model[:-1]
             transformed = self._transform.transform(background)
             self._explainer = shap.LinearExplainer(model[-1], transformed)
@@ -133,6 +137,27 @@ class RiskExplainer:
         return ShapExplanation(values, float(base), x, self.feature_names)
 
 
+def _boosted_cox_trees(model) -> dict:
+    """scikit-survival GradientBoostingSurvivalAnalysis as shap's tree dictionary (log hazard)."""
+    trees = []
+    for estimator in model.estimators_[:, 0]:
+        tree = estimator.tree_
+        trees.append(
+            {
+                "children_left": tree.children_left.astype(np.int32),
+                "children_right": tree.children_right.astype(np.int32),
+                "children_default": tree.children_left.astype(np.int32),
+                "features": tree.feature.astype(np.int32),
+                "thresholds": tree.threshold.astype(np.float64),
+                "values": tree.value[:, 0, :] * model.learning_rate,
+                "node_sample_weight": tree.weighted_n_node_samples.astype(np.float64),
+            }
+        )
+    zero = np.zeros((1, model.n_features_in_))
+    trees_at_zero = sum(t.predict(zero)[0] for t in model.estimators_[:, 0]) * model.learning_rate
+    return {"trees": trees, "base_offset": float(model.predict(zero)[0] - trees_at_zero)}
+
+
 def _owner_matrix(column_transformer, n_outputs: int, n_inputs: int) -> np.ndarray:
     """Matrix (n_outputs, n_inputs) summing transformed columns back to their input column."""
     owner = np.zeros((n_outputs, n_inputs))
@@ -146,7 +171,12 @@ def _owner_matrix(column_transformer, n_outputs: int, n_inputs: int) -> np.ndarr
 
 
 def model_log_odds(model, x: np.ndarray) -> np.ndarray:
-    """The model's raw margin (log-odds), shape (n,), the scale SHAP values add up to."""
+    """The model's raw margin (log-odds; log relative hazard for survival), shape (n,).
+
+    This is the scale SHAP values add up to.
+    """
+    if hasattr(model, "predict_risk"):
+        return model.predict_risk(x)
     if isinstance(model, Pipeline):
         return model.decision_function(x)
     if type(model).__name__ == "LGBMClassifier":

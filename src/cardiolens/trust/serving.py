@@ -28,6 +28,7 @@ import pandas as pd
 from cardiolens.core.errors import InputError, SchemaError
 from cardiolens.risk.models import ModelKind
 from cardiolens.risk.schema import ColumnKind, FeatureSchema
+from cardiolens.risk.survival import SurvivalKind
 from cardiolens.trust.calibration import VennAbersCalibrator
 from cardiolens.trust.conformal import MondrianConformalClassifier
 from cardiolens.trust.explain import RiskExplainer
@@ -47,7 +48,8 @@ class RiskPrediction:
     Attributes
     ----------
     probability
-        Calibrated risk of the outcome (Venn-Abers merged probability), 0-1.
+        Calibrated risk of the outcome (Venn-Abers merged probability), 0-1; for a
+        survival model the cumulative risk at its first horizon.
     lower, upper
         Venn-Abers probability interval ``[p0, p1]``.
     needs_review
@@ -104,20 +106,24 @@ class RiskModel:
     metadata
         ``metadata.json`` content (model id, versions, hashes).
     baseline
-        Fitted logistic baseline, kept for comparison.
+        Fitted baseline (logistic or Cox), kept for comparison.
+    horizons
+        Survival models only: horizons (time-column units) of the ``risk_at_<h>``
+        columns; calibration and conformal flag refer to the first.
     """
 
     def __init__(
         self,
         schema: FeatureSchema,
         model,
-        kind: ModelKind,
+        kind: ModelKind | SurvivalKind,
         calibrator: VennAbersCalibrator,
         conformal: MondrianConformalClassifier,
         background: np.ndarray,
         confidence: float = 0.9,
         metadata: dict | None = None,
         baseline=None,
+        horizons: tuple[float, ...] = (),
     ) -> None:
         self.schema = schema
         self.model = model
@@ -128,6 +134,7 @@ class RiskModel:
         self.confidence = confidence
         self.metadata = metadata or {}
         self.baseline = baseline
+        self.horizons = tuple(horizons)
         self._explainer: RiskExplainer | None = None
 
     @property
@@ -142,10 +149,17 @@ class RiskModel:
             self._explainer = RiskExplainer(self.model, self.background, self.schema.names)
         return self._explainer
 
+    def _risks(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        """Uncalibrated risks: ``{"probability": ...}`` or ``{"risk_at_<h>": ...}``."""
+        if not self.horizons:
+            return {"probability": self.model.predict_proba(x)[:, 1].astype(float)}
+        cumulative = 1.0 - self.model.predict_survival(x, np.asarray(self.horizons))
+        return {f"risk_at_{h:g}": cumulative[:, j] for j, h in enumerate(self.horizons)}
+
     def predict_raw(self, table: pd.DataFrame) -> np.ndarray:
-        """Uncalibrated model risk after schema validation, shape (n,)."""
+        """Uncalibrated model risk (at the first horizon) after schema validation, shape (n,)."""
         encoded, _ = self.schema.validate(table)
-        return self.model.predict_proba(encoded.to_numpy())[:, 1]
+        return next(iter(self._risks(encoded.to_numpy()).values()))
 
     def predict(
         self, table: pd.DataFrame, confidence: float | None = None, explain: bool = True
@@ -155,7 +169,8 @@ class RiskModel:
         Returns
         -------
         DataFrame
-            Same index as ``table``; columns ``probability``, ``lower``, ``upper``,
+            Same index as ``table``; columns ``probability`` (calibrated; survival
+            models give ``risk_at_<h>`` per horizon instead), ``lower``, ``upper``,
             ``needs_review`` and (when ``explain``) ``top_features`` (JSON list).
 
         Raises
@@ -166,11 +181,14 @@ class RiskModel:
         confidence = self.confidence if confidence is None else confidence
         encoded, _ = self.schema.validate(table)
         x = encoded.to_numpy()
-        raw = self.model.predict_proba(x)[:, 1].astype(float)
+        risks = self._risks(x)
+        raw = next(iter(risks.values()))
         lower, upper = self.calibrator.predict_interval(raw)
+        if not self.horizons:
+            risks = {"probability": upper / (1.0 - lower + upper)}
         result = pd.DataFrame(
             {
-                "probability": upper / (1.0 - lower + upper),
+                **risks,
                 "lower": lower,
                 "upper": upper,
                 "needs_review": self.conformal.predict(raw, confidence).needs_review,
@@ -207,7 +225,7 @@ class RiskModel:
         row = self.predict(pd.DataFrame([features]), confidence)
         record = row.iloc[0]
         return RiskPrediction(
-            probability=float(record["probability"]),
+            probability=float(record[row.columns[0]]),
             lower=float(record["lower"]),
             upper=float(record["upper"]),
             needs_review=bool(record["needs_review"]),
@@ -222,12 +240,13 @@ class RiskModel:
         directory.mkdir(parents=True, exist_ok=True)
         state = {
             "model": self.model,
-            "kind": self.kind.value,
+            "kind": self.kind,
             "calibrator": self.calibrator,
             "conformal": self.conformal,
             "background": self.background,
             "confidence": self.confidence,
             "baseline": self.baseline,
+            "horizons": self.horizons,
         }
         joblib.dump(state, directory / MODEL_FILE, compress=3)
         self.schema.save(directory / SCHEMA_FILE)
@@ -262,11 +281,12 @@ def load_model(model_dir: str | Path) -> RiskModel:
     return RiskModel(
         schema=FeatureSchema.load(model_dir / SCHEMA_FILE),
         model=state["model"],
-        kind=ModelKind(state["kind"]),
+        kind=state["kind"],
         calibrator=state["calibrator"],
         conformal=state["conformal"],
         background=state["background"],
         confidence=state["confidence"],
         metadata=metadata,
         baseline=state["baseline"],
+        horizons=state["horizons"],
     )

@@ -331,6 +331,24 @@ def train_risk_model(
     return report
 
 
+def run_metadata(
+    table: pd.DataFrame, source: str, task: str, model: str, target: str, parameters: dict
+) -> dict:
+    """``metadata.json`` content: versions, data hash and training parameters."""
+    return {
+        "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+        "version": cardiolens.__version__,
+        "task": task,
+        "model": model,
+        "target": target,
+        "data_sha256": data_sha256(table),
+        "data_source": source,
+        "n_patients": int(len(table)),
+        "libraries": library_versions(),
+        "training_parameters": parameters,
+    }
+
+
 def _mitigate(
     x, y, kind, schema, best, audit_groups, threshold, random_state
 ) -> tuple[MitigationResult, ...]:
@@ -388,17 +406,13 @@ def _write_model_directory(
 ) -> None:
     directory = report.model_dir
     served = report.model
-    metadata = {
-        "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
-        "version": cardiolens.__version__,
-        "task": "binary classification",
-        "model": served.kind.value,
-        "target": target,
-        "data_sha256": data_sha256(table),
-        "data_source": source,
-        "n_patients": int(len(table)),
-        "libraries": library_versions(),
-        "training_parameters": {
+    metadata = run_metadata(
+        table,
+        source,
+        task="binary classification",
+        model=served.kind.value,
+        target=target,
+        parameters={
             "best_params": best,
             "site": site,
             "groups": list(groups),
@@ -406,7 +420,7 @@ def _write_model_directory(
             "random_state": random_state,
             "confidence": served.confidence,
         },
-    }
+    )
     served.save(directory, metadata)
     (directory / "validation.json").write_text(
         json.dumps(report.to_dict(), indent=2, default=float)
