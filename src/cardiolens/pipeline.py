@@ -288,49 +288,51 @@ def imaging_features(report: Mapping[str, Any]) -> dict[str, float]:
 def _run_risk(
     model_dir: Path, clinical: Mapping[str, Any], partial: Mapping[str, Any], outputs: _Outputs
 ) -> None:
-    from cardiolens.risk import load_model
+    """Risk from the model's features: clinical values first, then imaging features.
+
+    A feature the model needs but neither source holds is passed as unknown
+    (``None``, handled natively by the model) and flagged.
+    """
+    from cardiolens.trust.serving import load_model
 
     try:
         model = load_model(model_dir)
-        features = {**imaging_features(partial), **clinical}
+        available = {**imaging_features(partial), **clinical}
+        missing = [name for name in model.schema.names if name not in available]
+        features = {name: available.get(name) for name in model.schema.names}
         prediction = model.predict_one(features)
     except CardiolensError as error:
         outputs.fail(str(model_dir), "risk", str(error))
         return
+    if missing:
+        outputs.flag("risk", f"unknown to the risk model (passed as missing): {', '.join(missing)}")
     outputs.risk = {
-        "probability": float(prediction.probability),
+        "probability": prediction.probability,
         "interval": {
-            "lower": float(prediction.lower),
-            "upper": float(prediction.upper),
-            "confidence": getattr(prediction, "confidence", None),
+            "lower": prediction.lower,
+            "upper": prediction.upper,
+            "confidence": prediction.confidence,
         },
-        "needs_review": bool(prediction.needs_review),
+        "needs_review": prediction.needs_review,
         "top_contributors": [
-            {
-                "feature": str(c["feature"]),
-                "value": c.get("value"),
-                "contribution": float(c["contribution"]),
-            }
-            for c in prediction.top_features
+            {"feature": item["feature"], "value": item.get("value"), "contribution": item["shap"]}
+            for item in prediction.top_features
         ],
-        "base_value": getattr(prediction, "base_value", None),
-        "model_id": str(prediction.model_id),
+        "base_value": None,
+        "model_id": prediction.model_id,
+        "features_used": features,
     }
     outputs.models.append(
         {
-            "name": "risk",
-            "version": str(prediction.model_id),
-            "sha256": getattr(model, "sha256", None),
+            "name": f"risk ({model.kind.value})",
+            "version": prediction.model_id,
+            "sha256": model.metadata.get("model_sha256"),
         }
     )
     if prediction.needs_review:
-        outputs.flag("risk", "the risk model cannot decide at the requested confidence", "warning")
+        outputs.flag("risk", "the risk model cannot decide at the requested confidence")
     if outputs.risk["top_contributors"]:
-        outputs.figures["shap_waterfall"] = fig.shap_waterfall_png(
-            outputs.risk["top_contributors"],
-            base_value=outputs.risk["base_value"],
-            output_value=outputs.risk["probability"],
-        )
+        outputs.figures["shap_waterfall"] = fig.shap_waterfall_png(outputs.risk["top_contributors"])
 
 
 # ---------------------------------------------------------------- assembly

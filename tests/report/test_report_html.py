@@ -31,9 +31,7 @@ def _figures(data):
         "calcium_overlay": fig.calcium_overlay_png(
             np.zeros((6, 32, 32)), labels, {1: "LAD", 2: "RCA"}
         ),
-        "shap_waterfall": fig.shap_waterfall_png(
-            data["risk"]["top_contributors"], base_value=0.18, output_value=0.32
-        ),
+        "shap_waterfall": fig.shap_waterfall_png(data["risk"]["top_contributors"]),
     }
 
 

@@ -42,20 +42,43 @@ class DemoResult:
     analyze_s: float
 
 
-def _simulate(study_dir: Path, seed: int) -> None:
-    from cardiolens.phantom.ct import simulate_ct_study
+def _simulate(simulation_dir: Path, seed: int) -> None:
+    from cardiolens.phantom.ct_simulate import simulate_ct_study
     from cardiolens.phantom.perfusion import DefectSpec
     from cardiolens.phantom.spect import simulate_spect_study
 
     simulate_spect_study(
-        study_dir / "spect",
+        simulation_dir / "spect",
         seed=seed,
         lvef_pct=DEMO_LVEF_PCT,
         edv_ml=DEMO_EDV_ML,
         defects=[DefectSpec(**DEMO_DEFECT)],
         n_gates=8,
     )
-    simulate_ct_study(study_dir / "ct", seed=seed)
+    simulate_ct_study(simulation_dir / "ct", seed=seed)
+
+
+def _assemble_study(simulation_dir: Path, study_dir: Path) -> None:
+    """One patient's study folder: the SPECT DICOM files and the CT series.
+
+    The two simulators name their phantom patients differently; the CT copies take
+    the SPECT's patient identity so the folder holds one patient, as a hybrid
+    SPECT + calcium CT work-up would.
+    """
+    import shutil
+
+    import pydicom
+
+    study_dir.mkdir(parents=True, exist_ok=True)
+    spect_files = sorted((simulation_dir / "spect").glob("*.dcm"))
+    for path in spect_files:
+        shutil.copy(path, study_dir / path.name)
+    patient = pydicom.dcmread(spect_files[0], stop_before_pixels=True)
+    (study_dir / "ct").mkdir(exist_ok=True)
+    for path in sorted((simulation_dir / "ct" / "dicom").iterdir()):
+        dataset = pydicom.dcmread(path)
+        dataset.PatientID, dataset.PatientName = patient.PatientID, patient.PatientName
+        dataset.save_as(study_dir / "ct" / path.name)
 
 
 def _comparisons(report: dict[str, Any], spect_truth: dict, ct_truth: dict) -> list[Comparison]:
@@ -86,12 +109,15 @@ def _comparisons(report: dict[str, Any], spect_truth: dict, ct_truth: dict) -> l
             ischemic_extent,
             "true: reversible defect extent",
         ),
-        Comparison("Agatston", calcium.get("agatston"), ct_truth["agatston"]),
+        Comparison("Agatston", calcium.get("agatston"), ct_truth["totals"]["agatston"]),
     ]
 
 
 def run_demo(out_dir: str | Path, *, seed: int = DEMO_SEED, progress: bool = True) -> DemoResult:
-    """Simulate the demo patient under ``out_dir/study``, analyse it into ``out_dir/report``.
+    """Simulate the demo patient (``out_dir/simulation``, ``out_dir/study``) and report on it.
+
+    The report (``report.json``, ``report.html``, ``sr.dcm``, SEG, ``audit.sqlite``)
+    is written to ``out_dir``.
 
     Returns
     -------
@@ -101,14 +127,15 @@ def run_demo(out_dir: str | Path, *, seed: int = DEMO_SEED, progress: bool = Tru
     from cardiolens.pipeline import analyze_study
 
     out = Path(out_dir)
-    study_dir = out / "study"
+    simulation_dir, study_dir = out / "simulation", out / "study"
     start = time.perf_counter()
-    _simulate(study_dir, seed)
+    _simulate(simulation_dir, seed)
+    _assemble_study(simulation_dir, study_dir)
     simulated = time.perf_counter()
-    report = analyze_study(study_dir, out / "report", user="demo", progress=progress)
+    report = analyze_study(study_dir, out, user="demo", progress=progress)
     analysed = time.perf_counter()
-    spect_truth = json.loads((study_dir / "spect" / "ground_truth.json").read_text())
-    ct_truth = json.loads((study_dir / "ct" / "ground_truth.json").read_text())
+    spect_truth = json.loads((simulation_dir / "spect" / "ground_truth.json").read_text())
+    ct_truth = json.loads((simulation_dir / "ct" / "ground_truth.json").read_text())
     return DemoResult(
         html_path=report.html_path,
         rows=tuple(_comparisons(report.data, spect_truth, ct_truth)),

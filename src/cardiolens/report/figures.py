@@ -159,27 +159,25 @@ def volume_curve_png(volumes_ml: Sequence[float], *, title: str = "LV volume cur
 def shap_waterfall_png(
     contributors: Sequence[Mapping[str, Any]],
     *,
-    base_value: float | None,
-    output_value: float,
+    base_value: float = 0.0,
+    unit: str = "log-odds",
     title: str = "Contributions to the model output (SHAP)",
 ) -> bytes:
-    """Waterfall of per-feature SHAP contributions from the base value to the output.
+    """Waterfall of per-feature SHAP contributions, each bar starting where the last ended.
 
     Parameters
     ----------
     contributors
         Items with ``feature``, ``contribution`` and optionally ``value``, largest first.
     base_value
-        The model's expected output; when unknown the bars start at
-        ``output_value`` minus the sum of the contributions shown.
-    output_value
-        The model's output for this patient (same scale as the contributions).
+        Where the first bar starts: the model's expected output, or 0 to show the
+        cumulative contribution of the features listed.
+    unit
+        Scale of the contributions (SHAP of a tree model: log-odds).
     """
     items = list(contributors)[::-1]
-    total = sum(float(c["contribution"]) for c in items)
-    start = base_value if base_value is not None else output_value - total
     figure, axes = plt.subplots(figsize=(4.8, 0.45 * len(items) + 1.2))
-    position = start
+    position = base_value
     for row, item in enumerate(items):
         delta = float(item["contribution"])
         axes.barh(row, delta, left=position, color="tab:red" if delta > 0 else "tab:blue")
@@ -189,9 +187,8 @@ def shap_waterfall_png(
         for c in items
     ]
     axes.set_yticks(range(len(items)), labels, fontsize=7)
-    axes.axvline(start, color="gray", linestyle=":", linewidth=0.8)
-    axes.axvline(position, color="black", linewidth=0.8)
-    axes.set_xlabel(f"model output (base {start:.3f} -> {position:.3f})", fontsize=8)
+    axes.axvline(base_value, color="gray", linestyle=":", linewidth=0.8)
+    axes.set_xlabel(f"cumulative contribution ({unit}); red raises, blue lowers risk", fontsize=8)
     axes.set_title(title, fontsize=9)
     axes.tick_params(axis="x", labelsize=7)
     return _png(figure)

@@ -35,7 +35,7 @@ h1 { font-size: 18px; margin: 0 0 4px 0; } h2 { font-size: 14px; margin: 10px 0 
   border-bottom: 1px solid #999; } .meta { color: #444; }
 .grid { display: flex; flex-wrap: wrap; gap: 8px; align-items: flex-start; }
 figure { margin: 0; } figcaption { font-size: 10px; color: #333; text-align: center; }
-img { max-width: 100%; } .bullseye img { width: 250px; }
+img { max-width: 100%; max-height: 330px; } .bullseye img { width: 250px; }
 table { border-collapse: collapse; margin: 4px 0; } td, th { border: 1px solid #bbb;
   padding: 2px 6px; text-align: right; } th { background: #eee; } td.l, th.l { text-align: left; }
 .impression { background: #f4f7fb; border-left: 4px solid #2a5db0; padding: 6px 10px; }
@@ -153,12 +153,11 @@ def _nuclear_section(nuclear: Mapping[str, Any], figures: Mapping[str, bytes]) -
     segments = _table(["segment score", *map(str, range(1, 18)), "sum"], segment_rows)
     return (
         "<section><h2>Myocardial perfusion and function</h2>"
+        '<div class="grid">'
         + _figures(
             figures, ["bullseye_stress", "bullseye_rest", "bullseye_reversibility"], "bullseye"
         )
-        + table
-        + combined
-        + segments
+        + f"<div>{table}{combined}{segments}</div></div>"
         + _figures(
             figures, ["slices_stress", "slices_rest", "volume_curve_stress", "volume_curve_rest"]
         )
@@ -225,13 +224,9 @@ def _calcium_section(calcium: Mapping[str, Any], figures: Mapping[str, bytes]) -
     )
     return (
         "<section><h2>Coronary artery calcium</h2>"
-        + totals
-        + per_artery
+        f'<div class="grid"><div>{totals}{per_artery}{eat_text}{calibration_text}</div>'
         + _figures(figures, ["calcium_overlay"])
-        + lesions
-        + eat_text
-        + calibration_text
-        + "</section>"
+        + f"<div>{lesions}</div></div></section>"
     )
 
 
@@ -240,7 +235,7 @@ def _risk_section(risk: Mapping[str, Any], figures: Mapping[str, bytes]) -> str:
     confidence = interval.get("confidence")
     review = ' <span class="review">needs physician review</span>' if risk["needs_review"] else ""
     return (
-        "<section><h2>Risk estimate</h2>"
+        '<section><h2>Risk estimate</h2><div class="grid"><div>'
         f"<p><b>Probability {risk['probability'] * 100:.1f}%</b> "
         f"({f'{confidence * 100:.0f}% ' if confidence else ''}interval "
         f"{interval['lower'] * 100:.1f}-{interval['upper'] * 100:.1f}%){review}<br>"
@@ -252,8 +247,9 @@ def _risk_section(risk: Mapping[str, Any], figures: Mapping[str, bytes]) -> str:
                 for c in risk["top_contributors"]
             ],
         )
+        + "</div>"
         + _figures(figures, ["shap_waterfall"])
-        + "</section>"
+        + "</div></section>"
     )
 
 
