@@ -41,6 +41,13 @@ NON_IMAGE_SOP_CLASSES = {
 }
 
 
+#: File types found beside DICOM files in study folders (reports, masks, logs), not read as DICOM.
+NON_DICOM_SUFFIXES = (
+    ".csv", ".json", ".txt", ".md", ".html", ".xml", ".log", ".yaml", ".yml", ".pdf", ".png",
+    ".jpg", ".jpeg", ".nii", ".nii.gz", ".nrrd", ".mha", ".mhd", ".npz", ".npy",
+)  # fmt: skip
+
+
 @dataclass(frozen=True)
 class DicomFile:
     """A parsed DICOM file and where it came from."""
@@ -144,6 +151,7 @@ def scan_dicom_folder(
         ``{path: reason}`` for files that are not DICOM or are corrupt.
     skipped
         Notes on DICOM objects without an image (SR, DICOMDIR...), skipped on purpose.
+        Files named like other types (``NON_DICOM_SUFFIXES``: masks, reports) are not read.
     """
     folder = Path(folder)
     if not folder.is_dir():
@@ -157,6 +165,9 @@ def scan_dicom_folder(
     failed: dict[str, str] = {}
     skipped: list[str] = []
     for path in candidates:
+        if path.name.lower().endswith(NON_DICOM_SUFFIXES):
+            logger.debug("not read as DICOM (file type): %s", path)
+            continue
         try:
             dataset = read_dicom(path)
         except DicomError as error:

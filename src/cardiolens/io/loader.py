@@ -233,7 +233,8 @@ def load_studies(
             examples = "; ".join(f"{Path(p).name}: {r}" for p, r in list(failed.items())[:3])
             raise InputError(
                 f"no readable DICOM image in folder ({len(failed)} unreadable file(s), "
-                f"{len(skipped)} non-image object(s)){': ' + examples if examples else ''}",
+                f"{len(skipped)} non-image DICOM object(s))"
+                f"{': ' + examples if examples else ''}",
                 path,
             )
     by_study: dict[str, list[DicomFile]] = defaultdict(list)
