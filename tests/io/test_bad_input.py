@@ -178,3 +178,13 @@ def test_uneven_spacing_is_resampled_with_warning(tmp_path):
     assert series.volume.spacing_mm[0] == pytest.approx(3.0)
     assert series.volume.shape[0] == 5  # 0..13 mm on a 3 mm grid
     assert any("uneven slice spacing (3.000 to 4.000 mm)" in w for w in series.warnings)
+
+
+def test_masks_and_reports_beside_dicom_are_not_failures(tmp_path):
+    volume, _ = _ct(tmp_path)
+    (tmp_path / "ct" / "ground_truth.json").write_text("{}")
+    from cardiolens.io import write_nifti
+
+    write_nifti(volume, tmp_path / "ct" / "masks" / "mask.nii.gz")
+    study = load_study(tmp_path / "ct")
+    assert len(study.series) == 1 and not study.failed_files and not study.warnings
