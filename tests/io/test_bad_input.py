@@ -10,7 +10,7 @@ from pydicom.uid import generate_uid
 
 from cardiolens.cli import main
 from cardiolens.core import DicomError, InputError, Volume
-from cardiolens.io import load_studies, load_study, write_ct_series
+from cardiolens.io import load_studies, load_study, write_ct_series, write_nifti
 
 STUDY_UID = "1.2.826.0.1.3680043.8.498.11"
 
@@ -183,8 +183,6 @@ def test_uneven_spacing_is_resampled_with_warning(tmp_path):
 def test_masks_and_reports_beside_dicom_are_not_failures(tmp_path):
     volume, _ = _ct(tmp_path)
     (tmp_path / "ct" / "ground_truth.json").write_text("{}")
-    from cardiolens.io import write_nifti
-
     write_nifti(volume, tmp_path / "ct" / "masks" / "mask.nii.gz")
     study = load_study(tmp_path / "ct")
     assert len(study.series) == 1 and not study.failed_files and not study.warnings
