@@ -18,7 +18,9 @@ from pydicom.dataset import Dataset
 from cardiolens.core.errors import DicomError, InputError
 
 __all__ = [
+    "CT_IMAGE_STORAGE",
     "DicomFile",
+    "NM_IMAGE_STORAGE",
     "NON_IMAGE_SOP_CLASSES",
     "is_dicom_file",
     "pixel_data",
@@ -27,6 +29,9 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+NM_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.20"
+CT_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.2"
 
 #: SOP classes that carry no image and are skipped (not failed) in a folder scan.
 NON_IMAGE_SOP_CLASSES = {
@@ -74,7 +79,7 @@ def is_dicom_file(path: str | Path) -> bool:
     return len(head) == 132 and head[128:132] == b"DICM"
 
 
-def read_dicom(path: str | Path, stop_before_pixels: bool = False) -> Dataset:
+def read_dicom(path: str | Path) -> Dataset:
     """Parse one DICOM file; raise :class:`DicomError` naming the file and the problem.
 
     Files without the PS3.10 preamble are accepted only when they parse and hold
@@ -85,7 +90,7 @@ def read_dicom(path: str | Path, stop_before_pixels: bool = False) -> Dataset:
         raise InputError("file not found", path)
     has_marker = is_dicom_file(path)
     try:
-        dataset = pydicom.dcmread(path, stop_before_pixels=stop_before_pixels, force=not has_marker)
+        dataset = pydicom.dcmread(path, force=not has_marker)
         sop_class = dataset.get("SOPClassUID")
     except Exception as error:  # pydicom raises many types on corrupt input
         reason = "truncated or corrupt" if has_marker else "not a DICOM file"

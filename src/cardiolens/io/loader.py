@@ -18,7 +18,13 @@ from cardiolens.core.errors import (
 )
 from cardiolens.core.study import Series, Study
 from cardiolens.core.volume import Volume
-from cardiolens.io.dicom_files import DicomFile, pixel_data, read_dicom, scan_dicom_folder
+from cardiolens.io.dicom_files import (
+    NM_IMAGE_STORAGE,
+    DicomFile,
+    pixel_data,
+    read_dicom,
+    scan_dicom_folder,
+)
 from cardiolens.io.nm import assemble_nm_series
 from cardiolens.io.roles import assign_roles
 from cardiolens.io.slices import assemble_slice_series
@@ -37,7 +43,6 @@ logger = logging.getLogger(__name__)
 
 #: File name endings read through SimpleITK rather than as DICOM.
 IMAGE_SUFFIXES = (".nii", ".nii.gz", ".nrrd", ".nhdr", ".mha", ".mhd")
-NM_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.20"
 
 
 def is_image_file(path: str | Path) -> bool:

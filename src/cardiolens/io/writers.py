@@ -22,18 +22,15 @@ from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 from cardiolens import __version__
 from cardiolens.core.errors import GeometryError, ParameterError
 from cardiolens.core.volume import Volume
+from cardiolens.io.dicom_files import CT_IMAGE_STORAGE, NM_IMAGE_STORAGE
 
 __all__ = [
-    "CT_IMAGE_STORAGE",
-    "NM_IMAGE_STORAGE",
     "write_ct_series",
     "write_nm_multiframe",
 ]
 
 logger = logging.getLogger(__name__)
 
-NM_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.20"
-CT_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.2"
 UINT16_MAX = 65535
 CT_RESCALE_INTERCEPT = -1024.0
 
