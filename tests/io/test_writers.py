@@ -118,3 +118,17 @@ def test_writers_share_frame_of_reference_within_a_study(tmp_path):
         tmp_path / "ct", Volume(np.zeros((2, 4, 4))), patient_id="P", study_uid=uid
     )
     assert pydicom.dcmread(nm).FrameOfReferenceUID == pydicom.dcmread(ct[0]).FrameOfReferenceUID
+
+
+def test_written_files_pass_dciodvfy(tmp_path):
+    from tests.report.test_report_dicom import dciodvfy_errors
+
+    volume = Volume(_counts((5, 6, 7)), (4.0, 4.0, 4.0), modality="NM")
+    common = {"patient_id": "PHANTOM^A", "study_uid": "1.2.826.0.1.3680043.8.498.8"}
+    single = write_nm_multiframe(tmp_path / "nm.dcm", volume, series_description="rest", **common)
+    gated = write_nm_multiframe(
+        tmp_path / "gated.dcm", [volume] * 8, series_description="gated rest", **common
+    )
+    ct = write_ct_series(tmp_path / "ct", Volume(np.zeros((2, 4, 4)), (3.0, 0.5, 0.5)), **common)
+    for path in (single, gated, ct[0]):
+        assert dciodvfy_errors(path) == [], path

@@ -88,8 +88,9 @@ def _base_dataset(
     ds.PatientSex = ""
     ds.StudyInstanceUID = identity.study_uid
     ds.SeriesInstanceUID = identity.series_uid
-    ds.StudyID = ""
+    ds.StudyID = "1"
     ds.SeriesNumber = 1
+    ds.BodyPartExamined = "HEART"
     ds.InstanceNumber = 1
     ds.FrameOfReferenceUID = identity.frame_of_reference_uid
     ds.PositionReferenceIndicator = ""
@@ -172,12 +173,6 @@ def _gated_module(ds: Dataset, n_gates: int, rr_interval_ms: float) -> None:
     data.HighRRValue = int(round(1.2 * rr_interval_ms))
     data.IntervalsAcquired = 0
     data.IntervalsRejected = 0
-    slots = []
-    for g in range(n_gates):
-        slot = Dataset()
-        slot.TimeSlotTime = _ds((g + 0.5) * rr_interval_ms / n_gates)
-        slots.append(slot)
-    data.TimeSlotInformationSequence = DicomSequence(slots)
     gated = Dataset()
     gated.TriggerTime = 0
     gated.CardiacFramingType = "FORW"
@@ -278,7 +273,6 @@ def write_nm_multiframe(
         ds.RescaleIntercept = "0"
         ds.RescaleSlope = _ds(slope)
     ds.CountsAccumulated = int(min(np.sum(stored, dtype=np.float64) * slope, 2**31 - 1))
-    ds.ActualFrameDuration = 0
     if corrected_image:
         ds.CorrectedImage = list(corrected_image)
     detector = Dataset()
