@@ -28,6 +28,7 @@ from cardiolens import __version__
 from cardiolens.audit import AuditLog, sha256_file
 from cardiolens.core.errors import CardiolensError, InputError
 from cardiolens.core.study import Series, SeriesRole, Study
+from cardiolens.core.volume import Volume
 from cardiolens.report import figures as fig
 from cardiolens.report.dicom_seg import SegmentMask
 from cardiolens.report.document import (
@@ -233,7 +234,7 @@ def _run_calcium(study: Study, outputs: _Outputs, *, phantom: bool) -> None:
     candidates = study.by_role(SeriesRole.CT_CALCIUM)
     if not candidates:
         return
-    from cardiolens.ct import score_calcium
+    from cardiolens.ct.score import score_calcium
 
     for series in candidates[:1]:
         try:
@@ -246,15 +247,29 @@ def _run_calcium(study: Study, outputs: _Outputs, *, phantom: bool) -> None:
         outputs.calcium = calcium
         outputs.sources["calcium"] = series
         outputs.stage_flags("calcium", calcium.get("quality_flags", []))
-        labels = getattr(result, "lesion_labels", None)
+        labels = _lesion_label_volume(result, series)
         if labels is not None and np.any(labels.array):
-            artery = {i + 1: lesion["artery"] for i, lesion in enumerate(calcium["lesions"])}
+            artery = {
+                lesion.lesion_id: None if lesion.artery is None else lesion.artery.value
+                for lesion in result.lesions
+            }
             outputs.figures["calcium_overlay"] = fig.calcium_overlay_png(
                 series.volume.array, labels.array, artery
             )
             outputs.masks.append(SegmentMask("calcified lesions", "calcium", labels, series))
     for series in candidates[1:]:
         outputs.flag("calcium", f"further calcium series {series.series_uid} not scored", "info")
+
+
+def _lesion_label_volume(result: Any, series: Series) -> Volume | None:
+    """The calcium stage's lesion label image (value = lesion id) on the CT grid, if any."""
+    labels = getattr(result, "lesion_labels", None)
+    if labels is None:
+        return None
+    array = labels.array if isinstance(labels, Volume) else np.asarray(labels)
+    if array.shape != series.volume.shape:
+        return None
+    return series.volume.with_array(array.astype(np.int32))
 
 
 # ---------------------------------------------------------------- risk stage

@@ -10,7 +10,6 @@ categories and types come from CID 7150/7151 (SCT codes).
 from __future__ import annotations
 
 import copy
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,11 +24,10 @@ from cardiolens import __version__
 from cardiolens.core.errors import CardiolensError, GeometryError
 from cardiolens.core.study import Series
 from cardiolens.core.volume import Volume
-from cardiolens.report.dicom_sr import source_datasets
+from cardiolens.report.dicom_sr import save_built, source_datasets
 
 __all__ = ["SegmentMask", "build_segmentation", "to_highdicom_volume", "write_segmentation"]
 
-logger = logging.getLogger(__name__)
 
 _PROPERTY = {
     # kind: (category, type), SCT codes of CID 7150 / CID 7151
@@ -193,11 +191,4 @@ def build_segmentation(masks: Sequence[SegmentMask]) -> hd.seg.Segmentation:
 
 def write_segmentation(path: str | Path, masks: Sequence[SegmentMask]) -> Path:
     """Build the SEG (:func:`build_segmentation`) and save it to ``path``."""
-    try:
-        segmentation = build_segmentation(masks)
-    except (ValueError, TypeError, AttributeError) as error:
-        raise CardiolensError(f"cannot build the DICOM SEG ({error})") from None
-    path = Path(path)
-    segmentation.save_as(path)
-    logger.info("DICOM SEG written to %s", path)
-    return path
+    return save_built(lambda: build_segmentation(masks), path, "SEG")

@@ -12,7 +12,7 @@ local coding scheme ``99CLENS`` as PS3.16 section 8 allows for private codes.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from cardiolens.core.errors import CardiolensError, DicomError
 from cardiolens.core.study import Series
 
 __all__ = [
+    "save_built",
     "LOCAL_SCHEME",
     "build_measurement_report",
     "source_datasets",
@@ -167,7 +168,7 @@ def build_measurement_report(
     )
     evidence = [ds for datasets in headers.values() for ds in datasets]
     primary = next(iter(first.values()))
-    return hd.sr.Comprehensive3DSR(
+    document = hd.sr.Comprehensive3DSR(
         evidence=evidence,
         content=content[0],
         series_number=9001,
@@ -182,17 +183,28 @@ def build_measurement_report(
         is_verified=False,
         software_versions=__version__,
     )
+    scheme = Dataset()
+    scheme.CodingSchemeDesignator = LOCAL_SCHEME
+    scheme.CodingSchemeName = "cardiolens local codes"
+    scheme.CodingSchemeResponsibleOrganization = "cardiolens project"
+    document.CodingSchemeIdentificationSequence = [scheme]
+    return document
 
 
 def write_measurement_report(
     path: str | Path, report: Mapping[str, Any], sources: Mapping[str, Series]
 ) -> Path:
     """Build the SR (:func:`build_measurement_report`) and save it to ``path``."""
+    return save_built(lambda: build_measurement_report(report, sources), path, "SR")
+
+
+def save_built(build: Callable[[], Dataset], path: str | Path, what: str) -> Path:
+    """Run a highdicom constructor and save its object; its errors become CardiolensError."""
     try:
-        document = build_measurement_report(report, sources)
+        document = build()
     except (ValueError, TypeError, AttributeError) as error:
-        raise CardiolensError(f"cannot build the DICOM SR ({error})") from None
+        raise CardiolensError(f"cannot build the DICOM {what} ({error})") from None
     path = Path(path)
     document.save_as(path)
-    logger.info("DICOM SR written to %s", path)
+    logger.info("DICOM %s written to %s", what, path)
     return path
