@@ -179,13 +179,15 @@ def _cardiac_views(state: Any) -> list[tuple[str, np.ndarray, np.ndarray]]:
     return panels
 
 
-def _run_nuclear(study: Study, outputs: _Outputs) -> None:
-    from cardiolens.nuclear.analysis import analyze_perfusion
-
+def _run_nuclear(study: Study, outputs: _Outputs, normals_path: Path | None) -> None:
     stress, stress_parts = _perfusion_series(study, _STRESS_ROLES)
     rest, rest_parts = _perfusion_series(study, _REST_ROLES)
     if stress is None and rest is None:
         return
+    from cardiolens.nuclear.analysis import analyze_perfusion
+    from cardiolens.nuclear.normals import NormalDatabase
+
+    normals = None if normals_path is None else NormalDatabase.load(normals_path)
     outputs.companions += [s.series_uid for s in stress_parts + rest_parts]
     attempts = [(stress, rest)]
     if stress is not None and rest is not None:
@@ -193,7 +195,7 @@ def _run_nuclear(study: Study, outputs: _Outputs) -> None:
     result = None
     for stress_series, rest_series in attempts:
         try:
-            result = analyze_perfusion(stress=stress_series, rest=rest_series)
+            result = analyze_perfusion(stress=stress_series, rest=rest_series, normals=normals)
             break
         except CardiolensError as error:
             failed = [s for s in (stress_series, rest_series) if s is not None]
@@ -204,6 +206,14 @@ def _run_nuclear(study: Study, outputs: _Outputs) -> None:
     if result is None:
         return
     nuclear = result.to_json()
+    database = result.normals.describe()
+    outputs.models.append(
+        {
+            "name": "nuclear normal database",
+            "version": "{sex}/{camera}/{tracer}/{protocol}, {n_studies} studies".format(**database),
+            "sha256": None if normals_path is None else sha256_file(normals_path),
+        }
+    )
     nuclear.setdefault("stress", None)
     nuclear.setdefault("rest", None)
     outputs.nuclear = nuclear
@@ -218,7 +228,13 @@ def _run_nuclear(study: Study, outputs: _Outputs) -> None:
             severity="info",
             code="stress_absent",
         )
-    for name, source in (("stress", stress), ("rest", rest)):
+    # DICOM outputs reference the summed (3D) series when there is one: its frames
+    # map one-to-one onto the slices the mask was computed on.
+    references = {
+        "stress": stress_parts[0] if stress_parts else stress,
+        "rest": rest_parts[0] if rest_parts else rest,
+    }
+    for name, source in references.items():
         state_result = getattr(result, name)
         if state_result is None:
             continue
@@ -248,14 +264,22 @@ def _run_calcium(study: Study, outputs: _Outputs, *, phantom: bool) -> None:
         outputs.sources["calcium"] = series
         outputs.stage_flags("calcium", calcium.get("quality_flags", []))
         labels = _lesion_label_volume(result, series)
-        if labels is not None and np.any(labels.array):
-            artery = {
-                lesion.lesion_id: None if lesion.artery is None else lesion.artery.value
-                for lesion in result.lesions
-            }
+        artery = {
+            lesion.lesion_id: None if lesion.artery is None else lesion.artery.value
+            for lesion in result.lesions
+        }
+        centroids = {
+            lesion.lesion_id: tuple(series.volume.physical_to_index(lesion.centroid_mm)[0])
+            for lesion in result.lesions
+        }
+        if result.lesions:
             outputs.figures["calcium_overlay"] = fig.calcium_overlay_png(
-                series.volume.array, labels.array, artery
+                series.volume.array,
+                artery,
+                lesion_labels=None if labels is None else labels.array,
+                centroids_zyx=centroids,
             )
+        if labels is not None and np.any(labels.array):
             outputs.masks.append(SegmentMask("calcified lesions", "calcium", labels, series))
     for series in candidates[1:]:
         outputs.flag("calcium", f"further calcium series {series.series_uid} not scored", "info")
@@ -462,6 +486,7 @@ def analyze_study(
     audit_db: str | Path | None = None,
     role_overrides: Mapping[str, str] | None = None,
     calcium_phantom: bool = False,
+    normals: str | Path | None = None,
     user: str | None = None,
     progress: bool = True,
 ) -> Report:
@@ -485,6 +510,9 @@ def analyze_study(
         ``{series_uid: role}`` when the header-based roles are wrong.
     calcium_phantom
         Score calcium CT in phantom (scanner QA) mode.
+    normals
+        Perfusion normal database (``cardiolens normals build``); default the one
+        shipped with cardiolens.
     user
         Who ran the analysis (audit log); default the login name.
     progress
@@ -514,7 +542,7 @@ def analyze_study(
         analyses = []
         step("nuclear perfusion and function")
         with _timed(outputs, "nuclear"):
-            _run_nuclear(study, outputs)
+            _run_nuclear(study, outputs, None if normals is None else Path(normals))
         if outputs.nuclear:
             analyses.append("nuclear")
         step("coronary calcium")
@@ -574,6 +602,7 @@ def analyze_study(
                 "inputs": _input_hashes(study, source),
                 "parameters": {
                     "calcium_phantom": calcium_phantom,
+                    "normals": None if normals is None else str(normals),
                     "role_overrides": dict(role_overrides or {}),
                     "model_dir": None if model_dir is None else str(model_dir),
                 },

@@ -29,7 +29,7 @@ def _figures(data):
         ),
         "volume_curve_stress": fig.volume_curve_png([100, 90, 70, 50, 48, 60, 80, 95]),
         "calcium_overlay": fig.calcium_overlay_png(
-            np.zeros((6, 32, 32)), labels, {1: "LAD", 2: "RCA"}
+            np.zeros((6, 32, 32)), {1: "LAD", 2: "RCA"}, lesion_labels=labels
         ),
         "shap_waterfall": fig.shap_waterfall_png(data["risk"]["top_contributors"]),
     }

@@ -56,6 +56,9 @@ def analyze(
     calcium_phantom: Annotated[
         bool, typer.Option("--calcium-phantom", help="Score CT in calcium-phantom (QA) mode.")
     ] = False,
+    normals: Annotated[
+        Path | None, typer.Option("--normals", help="Perfusion normal database (.npz).")
+    ] = None,
     user: Annotated[
         str | None, typer.Option("--user", help="User recorded in the audit log.")
     ] = None,
@@ -72,6 +75,7 @@ def analyze(
         audit_db=audit_db,
         role_overrides=_parse_roles(role),
         calcium_phantom=calcium_phantom,
+        normals=normals,
         user=user,
         progress=not quiet,
     )

@@ -196,9 +196,10 @@ def shap_waterfall_png(
 
 def calcium_overlay_png(
     ct_hu: np.ndarray,
-    lesion_labels: np.ndarray,
     lesion_artery: Mapping[int, str | None],
     *,
+    lesion_labels: np.ndarray | None = None,
+    centroids_zyx: Mapping[int, Sequence[float]] | None = None,
     n_slices: int = 3,
 ) -> bytes:
     """Axial CT slices holding the most calcium, lesions coloured by artery.
@@ -207,27 +208,40 @@ def calcium_overlay_png(
     ----------
     ct_hu
         CT array ``(z, y, x)`` in HU.
-    lesion_labels
-        Integer array of the same shape; 0 background, k lesion k.
     lesion_artery
-        ``{label: artery name or None}``.
+        ``{lesion id: artery name or None}``.
+    lesion_labels
+        Integer array like ``ct_hu`` (0 background, k lesion k): lesions are filled.
+    centroids_zyx
+        Without labels, ``{lesion id: (z, y, x) voxel index}``: lesions are circled.
     n_slices
-        Number of slices shown (those with the most lesion voxels).
+        Number of slices shown (those with the most lesion voxels, or lesions).
     """
     colours = {"LM": "magenta", "LAD": "red", "LCx": "lime", "RCA": "cyan", None: "yellow"}
-    per_slice = (lesion_labels > 0).reshape(lesion_labels.shape[0], -1).sum(axis=1)
-    chosen = sorted(np.argsort(per_slice)[::-1][:n_slices]) if per_slice.any() else []
-    chosen = [int(k) for k in chosen if per_slice[k] > 0] or [ct_hu.shape[0] // 2]
+    if lesion_labels is not None:
+        weight = (lesion_labels > 0).reshape(lesion_labels.shape[0], -1).sum(axis=1)
+    else:
+        weight = np.zeros(ct_hu.shape[0])
+        for z, _, _ in (centroids_zyx or {}).values():
+            weight[int(np.clip(round(z), 0, ct_hu.shape[0] - 1))] += 1
+    chosen = sorted(int(k) for k in np.argsort(weight)[::-1][:n_slices] if weight[k] > 0)
+    chosen = chosen or [ct_hu.shape[0] // 2]
     figure, axes = plt.subplots(1, len(chosen), figsize=(3.0 * len(chosen), 3.0), squeeze=False)
     for ax, k in zip(axes[0], chosen, strict=True):
         ax.imshow(ct_hu[k], cmap="gray", vmin=-200, vmax=600)
-        rgba = np.zeros((*ct_hu.shape[1:], 4))
-        for label in np.unique(lesion_labels[k]):
-            if label == 0:
-                continue
-            colour = matplotlib.colors.to_rgba(colours.get(lesion_artery.get(int(label)), "yellow"))
-            rgba[lesion_labels[k] == label] = colour
-        ax.imshow(rgba, interpolation="nearest")
+        if lesion_labels is not None:
+            rgba = np.zeros((*ct_hu.shape[1:], 4))
+            for label in np.unique(lesion_labels[k]):
+                if label:
+                    colour = colours.get(lesion_artery.get(int(label)), "yellow")
+                    rgba[lesion_labels[k] == label] = matplotlib.colors.to_rgba(colour)
+            ax.imshow(rgba, interpolation="nearest")
+        for lesion, (z, y, x) in (centroids_zyx or {}).items():
+            if lesion_labels is None and round(z) == k:
+                colour = colours.get(lesion_artery.get(lesion), "yellow")
+                ax.add_patch(
+                    matplotlib.patches.Circle((x, y), 12, fill=False, color=colour, lw=1.2)
+                )
         ax.set_title(f"slice {k + 1}", fontsize=8)
         ax.axis("off")
     handles = [
