@@ -1,0 +1,100 @@
+"""``cardiolens risk train | predict | evaluate`` and one-line errors with exit code 2."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pandas as pd
+from typer.testing import CliRunner
+
+from cardiolens.cli import app
+
+
+def _cli(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "cardiolens", *map(str, args)], capture_output=True, text=True
+    )
+
+
+def test_train_with_positive_if_then_predict(uci_heart_dir, tmp_path):
+    from cardiolens.risk.datasets import load_uci_heart
+
+    table = load_uci_heart(uci_heart_dir, sites=("cleveland",)).drop(columns=["cad", "site"])
+    table.to_csv(tmp_path / "cleveland.csv", index=False)
+    result = CliRunner().invoke(
+        app,
+        [
+            "risk",
+            "train",
+            str(tmp_path / "cleveland.csv"),
+            "--target",
+            "cad",
+            "--positive-if",
+            "num>0",
+            "--outer-folds",
+            "2",
+            "--n-boot",
+            "20",
+            "--model",
+            "lightgbm",
+            "--out",
+            str(tmp_path / "model"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "internal nested CV" in result.output
+    schema = (tmp_path / "model" / "schema.json").read_text()
+    assert '"num"' not in schema  # the outcome's source column is not a predictor
+
+    table.head(5).to_csv(tmp_path / "new.csv", index=False)
+    result = CliRunner().invoke(
+        app,
+        [
+            "risk",
+            "predict",
+            str(tmp_path / "model"),
+            str(tmp_path / "new.csv"),
+            "--out",
+            str(tmp_path / "p.csv"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    predictions = pd.read_csv(tmp_path / "p.csv")
+    assert list(predictions.columns) == [
+        "row",
+        "probability",
+        "lower",
+        "upper",
+        "needs_review",
+        "top_features",
+    ]
+
+
+def test_schema_error_is_one_line_and_exit_2(uci_training, uci_table, tmp_path):
+    uci_table.head(5).assign(age=[50, 60, 400, 55, 45]).to_csv(tmp_path / "bad.csv", index=False)
+    result = _cli(
+        "risk", "predict", uci_training.model_dir, tmp_path / "bad.csv", "--out", tmp_path / "p.csv"
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "'age' value 400 at row 2" in lines[0]
+
+
+def test_evaluate_command(uci_training, uci_table, tmp_path):
+    uci_table.to_csv(tmp_path / "all.csv", index=False)
+    result = CliRunner().invoke(
+        app,
+        [
+            "risk",
+            "evaluate",
+            str(uci_training.model_dir),
+            str(tmp_path / "all.csv"),
+            "--n-boot",
+            "20",
+            "--out",
+            str(tmp_path / "eval"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "eval" / "metrics.json").is_file() and "AUC" in result.output
