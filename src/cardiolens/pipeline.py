@@ -188,7 +188,7 @@ def _run_nuclear(study: Study, outputs: _Outputs, normals_path: Path | None) -> 
     from cardiolens.nuclear.normals import NormalDatabase
 
     normals = None if normals_path is None else NormalDatabase.load(normals_path)
-    outputs.companions += [s.series_uid for s in stress_parts + rest_parts]
+    outputs.companions += [s.series_uid for s in (stress, rest, *stress_parts, *rest_parts) if s]
     attempts = [(stress, rest)]
     if stress is not None and rest is not None:
         attempts += [(None, rest), (stress, None)]

@@ -49,7 +49,7 @@ def test_normal_probably_normal_and_fixed():
     fixed = {"stress": scar, "rest": scar, "sds": 0, "ischemic_tpd_pct": 0.0, "tid": 1.3}
     narrative = build_narrative(report_dict(nuclear=fixed))
     assert "fixed" in narrative.impression[0] and "RCA territory" in " ".join(narrative.findings)
-    assert any("transient ischemic dilation" in i for i in narrative.impression)
+    assert any("Transient ischemic dilation (TID 1.30)" in i for i in narrative.impression)
 
 
 def test_rest_only_study_says_stress_is_absent():

@@ -117,7 +117,11 @@ def _groups(
         if state is None or name not in sources:
             continue
         function = state.get("function") or {}
-        values = {score_key: state["summed_score"], "tpd_pct": state["tpd_pct"], **function}
+        values = {
+            score_key: state["summed_score"],
+            "tpd_pct": state["tpd_pct"],
+            **{key: function.get(key) for key in ("edv_ml", "esv_ml", "lvef_pct")},
+        }
         groups.append(_group(f"{name} perfusion and function", values, sources[name], myocardium))
     if nuclear.get("stress") and "stress" in sources:
         combined = {k: nuclear.get(k) for k in ("sds", "ischemic_tpd_pct", "tid")}

@@ -243,8 +243,8 @@ def _reversibility(nuclear: Mapping[str, Any], t: NarrativeThresholds) -> tuple[
 
 def _function_sentences(
     nuclear: Mapping[str, Any], t: NarrativeThresholds
-) -> list[tuple[str, bool]]:
-    """(sentence, abnormal) for each gated LVEF and the TID ratio."""
+) -> list[tuple[str, str]]:
+    """(finding, impression or "" when normal) for each gated LVEF and the TID ratio."""
     sentences = []
     for name in ("stress", "rest"):
         state = nuclear.get(name)
@@ -265,18 +265,28 @@ def _function_sentences(
             volumes = (
                 f", EDV {_fmt(function['edv_ml'], 0)} mL, ESV {_fmt(function['esv_ml'], 0)} mL"
             )
-        sentences.append(
-            (
-                f"Gated {name} function: LVEF {_fmt(lvef, 0)}% ({band} LV systolic function)"
-                f"{volumes}.",
-                band != "normal",
-            )
+        finding = (
+            f"Gated {name} function: LVEF {_fmt(lvef, 0)}% ({band} LV systolic function){volumes}."
         )
+        impression = (
+            ""
+            if band == "normal"
+            else f"{band.capitalize()} LV systolic function ({name} LVEF {_fmt(lvef, 0)}%)."
+        )
+        sentences.append((finding, impression))
     tid = nuclear.get("tid")
     if tid is not None:
         dilated = tid > t.tid_abnormal
         state = "abnormal (transient ischemic dilation)" if dilated else "normal"
-        sentences.append((f"TID ratio {tid:.2f}: {state} (cut-off {t.tid_abnormal:.2f}).", dilated))
+        sentences.append(
+            (
+                f"TID ratio {tid:.2f}: {state} (cut-off {t.tid_abnormal:.2f}).",
+                f"Transient ischemic dilation (TID {tid:.2f}): a marker of severe and extensive "
+                "CAD."
+                if dilated
+                else "",
+            )
+        )
     return sentences
 
 
@@ -317,7 +327,7 @@ def _nuclear_narrative(
     else:
         impression = f"Abnormal {study}"
         impression += f": {reversibility_impression}." if reversibility_impression else "."
-    return findings, [impression] + [sentence for sentence, abnormal in function if abnormal]
+    return findings, [impression] + [summary for _, summary in function if summary]
 
 
 def _calcium_narrative(calcium: Mapping[str, Any], phantom: bool) -> tuple[list[str], list[str]]:
