@@ -466,7 +466,7 @@ def _load_patient_studies(
     for other in studies[1:]:
         if other.patient_id == primary.patient_id:
             merged.series += other.series
-            merged.warnings.append(f"series of study {other.study_uid} (same patient) included")
+            outputs.flag("io", f"series of study {other.study_uid} (same patient) included", "info")
         else:
             outputs.fail(
                 f"study {other.study_uid}",
