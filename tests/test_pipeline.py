@@ -62,7 +62,7 @@ def test_risk_section_uses_clinical_and_imaging_features(mixed_folder_report):
     assert risk["features_used"] == {"age": 67, "rest_tpd_pct": data["nuclear"]["rest"]["tpd_pct"]}
     assert 0 <= risk["interval"]["lower"] <= risk["probability"] <= risk["interval"]["upper"] <= 1
     assert {c["feature"] for c in risk["top_contributors"]} <= {"age", "rest_tpd_pct"}
-    [model] = data["provenance"]["models"]
+    [model] = [m for m in data["provenance"]["models"] if m["name"].startswith("risk")]
     assert model["version"] == risk["model_id"] and len(model["sha256"]) == 64
     assert (mixed_folder_report.out_dir / "figures" / "shap_waterfall.png").is_file()
     assert "risk" in data["study"]["analyses"]
