@@ -194,6 +194,24 @@ def shap_waterfall_png(
     return _png(figure)
 
 
+def _lesion_window(
+    shape: tuple[int, int],
+    lesion_labels: np.ndarray | None,
+    centroids_zyx: Mapping[int, Sequence[float]] | None,
+    margin: int = 60,
+) -> tuple[tuple[int, int], tuple[int, int]]:
+    """In-plane (rows, columns) ranges around all lesions plus ``margin`` pixels."""
+    if lesion_labels is not None and lesion_labels.any():
+        points = np.argwhere(lesion_labels > 0)[:, 1:]
+    elif centroids_zyx:
+        points = np.asarray([c[1:] for c in centroids_zyx.values()], dtype=float)
+    else:
+        return (0, shape[0]), (0, shape[1])
+    low = np.maximum(points.min(axis=0).astype(int) - margin, 0)
+    high = np.minimum(points.max(axis=0).astype(int) + margin + 1, shape)
+    return (int(low[0]), int(high[0])), (int(low[1]), int(high[1]))
+
+
 def calcium_overlay_png(
     ct_hu: np.ndarray,
     lesion_artery: Mapping[int, str | None],
@@ -226,9 +244,12 @@ def calcium_overlay_png(
             weight[int(np.clip(round(z), 0, ct_hu.shape[0] - 1))] += 1
     chosen = sorted(int(k) for k in np.argsort(weight)[::-1][:n_slices] if weight[k] > 0)
     chosen = chosen or [ct_hu.shape[0] // 2]
+    rows, columns = _lesion_window(ct_hu.shape[1:], lesion_labels, centroids_zyx)
     figure, axes = plt.subplots(1, len(chosen), figsize=(3.0 * len(chosen), 3.0), squeeze=False)
     for ax, k in zip(axes[0], chosen, strict=True):
         ax.imshow(ct_hu[k], cmap="gray", vmin=-200, vmax=600)
+        ax.set_xlim(columns[0] - 0.5, columns[1] - 0.5)
+        ax.set_ylim(rows[1] - 0.5, rows[0] - 0.5)
         if lesion_labels is not None:
             rgba = np.zeros((*ct_hu.shape[1:], 4))
             for label in np.unique(lesion_labels[k]):

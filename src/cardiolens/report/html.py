@@ -165,6 +165,11 @@ def _nuclear_section(nuclear: Mapping[str, Any], figures: Mapping[str, bytes]) -
     )
 
 
+def _cac_drs_label(value: Any) -> str:
+    """The CAC-DRS label whether the calcium stage gives a string or ``{label, ...}``."""
+    return str(value.get("label", value)) if isinstance(value, Mapping) else str(value)
+
+
 def _calcium_section(calcium: Mapping[str, Any], figures: Mapping[str, bytes]) -> str:
     calibration = calcium.get("mass_calibration") or {}
     totals = _table(
@@ -175,7 +180,7 @@ def _calcium_section(calcium: Mapping[str, Any], figures: Mapping[str, bytes]) -
                 _number(calcium["volume_mm3"]),
                 _number(calcium["mass_mg"]),
                 _e(calcium["category"]),
-                _e(calcium["cac_drs"]),
+                _e(_cac_drs_label(calcium["cac_drs"])),
             ]
         ],
         left=0,
