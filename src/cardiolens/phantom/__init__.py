@@ -56,3 +56,8 @@ __all__ = [
     "simulate_spect_study",
     "volume_curve_ml",
 ]
+
+from cardiolens.phantom.ct_lesions import LesionSpec, parse_lesion_spec  # noqa: E402
+from cardiolens.phantom.ct_simulate import CTPhantom, simulate_ct, simulate_ct_study  # noqa: E402
+
+__all__ += ["CTPhantom", "LesionSpec", "parse_lesion_spec", "simulate_ct", "simulate_ct_study"]

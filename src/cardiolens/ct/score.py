@@ -1,0 +1,231 @@
+"""``score_calcium``: coronary calcium and epicardial fat of a calcium-scoring CT.
+
+The steps and the module that owns each convention:
+
+1. calcium voxels and 3D groups: :mod:`cardiolens.ct.agatston`, :mod:`cardiolens.ct.lesions`;
+2. phantom QA mode (:mod:`cardiolens.ct.qrm`) or heart (:mod:`cardiolens.ct.heart`),
+   pericardium and fat (:mod:`cardiolens.ct.eat`), coronary candidates and arteries
+   (:mod:`cardiolens.ct.candidates`), or a user's label mask (:data:`LABEL_ARTERY` code);
+3. scores per lesion, per artery and in total; categories (:mod:`cardiolens.ct.categories`).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+from scipy import ndimage as ndi
+
+from cardiolens.core.errors import GeometryError, ModalityError
+from cardiolens.core.volume import Volume
+from cardiolens.ct.agatston import AgatstonConvention
+from cardiolens.ct.calibration import default_mass_calibration
+from cardiolens.ct.candidates import classify_candidates
+from cardiolens.ct.categories import agatston_category, cac_drs
+from cardiolens.ct.eat import epicardial_fat, segment_pericardium
+from cardiolens.ct.heart import CONTRAST_BLOOD_POOL_HU, find_heart, thoracic_cavity
+from cardiolens.ct.lesions import (
+    LABEL_ARTERY,
+    Artery,
+    CalciumLesion,
+    calcium_components,
+    measure_lesions,
+)
+from cardiolens.ct.qrm import find_phantom_inserts
+from cardiolens.ct.result import ArteryScores, CalciumResult
+
+__all__ = ["load_calcium_ct", "score_calcium"]
+
+logger = logging.getLogger(__name__)
+
+_CONNECTIVITY_26 = np.ones((3, 3, 3), dtype=bool)
+
+
+def load_calcium_ct(path: str | Path) -> Volume:
+    """The CT volume (HU) of a calcium-scoring study folder or file.
+
+    Raises
+    ------
+    ModalityError
+        When the study holds no CT series (for example an NM file).
+    GeometryError
+        When slices are missing (the reader would interpolate them, which would
+        invent calcium scores).
+    """
+    from cardiolens.core.study import SeriesRole
+    from cardiolens.io import load_study
+
+    study = load_study(path)
+    cts = [s for s in study.series if s.modality == "CT"]
+    if not cts:
+        found = ", ".join(sorted({s.modality for s in study.series})) or "nothing"
+        raise ModalityError(f"calcium scoring needs a CT series; found {found}", path)
+    series = next((s for s in cts if s.role == SeriesRole.CT_CALCIUM), cts[0])
+    volume = series.volume
+    gaps = volume.metadata.get("interpolated_slices")
+    if gaps:
+        problems = (
+            "; ".join(w for w in series.warnings if "missing" in w) or f"{len(gaps)} slice(s)"
+        )
+        raise GeometryError(
+            f"series {series.series_uid} has missing slices ({problems}); calcium scores need every "
+            "slice: re-export the complete series",
+            path,
+        )
+    return volume
+
+
+def _check_input(volume: Volume) -> None:
+    if volume.modality not in ("CT", "OT"):
+        raise ModalityError(f"calcium scoring needs CT in HU; got modality {volume.modality}")
+    units = volume.metadata.get("units", "HU")
+    if units not in ("HU", None, ""):
+        raise ModalityError(f"calcium scoring needs CT values in HU; got units {units!r}")
+
+
+def _user_labels(labels: Volume, calcium: np.ndarray) -> tuple[np.ndarray, dict[int, Artery]]:
+    """Split each label value of a user's mask into 3D lesions, keeping the artery code."""
+    values = np.asarray(labels.array).astype(np.int64)
+    out = np.zeros(values.shape, dtype=np.int32)
+    arteries: dict[int, Artery] = {}
+    for value in np.unique(values[calcium & (values > 0)]):
+        parts, n = ndi.label(calcium & (values == value), structure=_CONNECTIVITY_26)
+        first = int(out.max())
+        out[parts > 0] = parts[parts > 0] + first
+        artery = LABEL_ARTERY.get(int(value))
+        for k in range(first + 1, first + n + 1):
+            if artery is not None:
+                arteries[k] = artery
+    return out, arteries
+
+
+def score_calcium(
+    volume: Volume,
+    *,
+    phantom: bool = False,
+    labels: Volume | None = None,
+    kvp: float | None = None,
+    kv_specific_threshold: bool = False,
+) -> CalciumResult:
+    """Agatston, volume and mass scores, CAC-DRS and epicardial fat of a non-contrast CT.
+
+    Parameters
+    ----------
+    volume
+        CT in HU, ``(z, y, x)``; ``spacing_mm[0]`` is the slice increment and
+        ``metadata["slice_thickness_mm"]`` the reconstructed thickness.
+    phantom
+        Scanner QA mode for calcium phantoms (no heart; inserts reported with artery None).
+    labels
+        A user's lesion label mask on the same grid (1 LM, 2 LAD, 3 LCx, 4 RCA; other
+        positive values: lesions of unknown artery). Replaces the automatic candidates.
+    kvp
+        Tube voltage; read from the metadata when ``None``.
+    kv_specific_threshold
+        Use the kV-specific calcium threshold of :func:`cardiolens.ct.agatston.kvp_threshold_hu`.
+
+    Returns
+    -------
+    CalciumResult
+    """
+    _check_input(volume)
+    kvp = kvp if kvp is not None else volume.metadata.get("kvp")
+    convention = AgatstonConvention.for_kvp(kvp) if kv_specific_threshold else AgatstonConvention()
+    flags: list[str] = []
+    thickness = volume.metadata.get("slice_thickness_mm")
+    increment = volume.spacing_mm[0]
+    if thickness and increment > float(thickness) * 1.05:
+        flags.append(
+            f"slice gaps: increment {increment:g} mm > thickness {float(thickness):g} mm; calcium may be missed"
+        )
+    if thickness and abs(float(thickness) - 3.0) > 0.1:
+        flags.append(
+            f"slice thickness {float(thickness):g} mm (Agatston is defined on 3 mm); scores normalised by increment/3 mm"
+        )
+    slice_labels, components, n = calcium_components(volume, convention)
+    eat = None
+    excluded: dict[str, int] = {}
+    review: frozenset[int] = frozenset()
+    if phantom:
+        findings = find_phantom_inserts(volume, components, n, kvp=kvp)
+        lesion_labels, arteries, calibration = findings.insert_labels, {}, findings.calibration
+        excluded = findings.excluded
+        flags.extend(findings.quality_flags)
+    else:
+        calibration = default_mass_calibration(kvp)
+        flags.append(
+            f"mass calibration: {calibration.source} (no calibration rods in a patient scan)"
+        )
+        heart = find_heart(volume)
+        if heart.contrast_enhanced:
+            flags.append(
+                f"contrast-enhanced scan: blood pool {heart.blood_pool_hu:.0f} HU > {CONTRAST_BLOOD_POOL_HU:.0f} HU; "
+                "calcium scores are only valid on non-contrast CT"
+            )
+        pericardium = segment_pericardium(volume, heart)
+        eat = epicardial_fat(volume, pericardium)
+        if labels is not None:
+            if not labels.same_geometry(volume):
+                raise GeometryError(
+                    "the label mask is not on the CT's grid (shape, spacing, origin, direction)"
+                )
+            lesion_labels, arteries = _user_labels(labels, slice_labels > 0)
+        else:
+            decision = classify_candidates(
+                volume, components, pericardium, thoracic_cavity(heart.lungs)
+            )
+            lesion_labels = np.where(np.isin(components, list(decision.arteries)), components, 0)
+            arteries, review = decision.arteries, decision.needs_review
+            for reason in decision.excluded.values():
+                excluded[reason] = excluded.get(reason, 0) + 1
+    lesions = tuple(
+        lesion.with_assignment(lesion.artery, lesion.lesion_id in review)
+        for lesion in measure_lesions(
+            volume,
+            lesion_labels,
+            calibration=calibration,
+            convention=convention,
+            slice_labels=slice_labels,
+            arteries=arteries,
+        )
+    )
+    if any(lesion.needs_review for lesion in lesions):
+        flags.append(
+            f"{sum(lesion.needs_review for lesion in lesions)} lesion(s) need review (artery or location uncertain)"
+        )
+    return _assemble(
+        lesions, calibration, eat, flags, excluded, lesion_labels, per_vessel=not phantom
+    )
+
+
+def _assemble(
+    lesions, calibration, eat, flags, excluded, lesion_labels, *, per_vessel: bool
+) -> CalciumResult:
+    per_artery = {artery: _sum([x for x in lesions if x.artery == artery]) for artery in Artery}
+    total = _sum(list(lesions))
+    vessels = (
+        sum(1 for scores in per_artery.values() if scores.agatston > 0) if per_vessel else None
+    )
+    return CalciumResult(
+        agatston=total.agatston,
+        volume_mm3=total.volume_mm3,
+        mass_mg=total.mass_mg,
+        mass_calibration=calibration,
+        category=agatston_category(total.agatston),
+        cac_drs=cac_drs(total.agatston, vessels),
+        per_artery=per_artery,
+        lesions=lesions,
+        eat=eat,
+        quality_flags=tuple(flags),
+        excluded=excluded,
+        lesion_labels=lesion_labels,
+    )
+
+
+def _sum(lesions: list[CalciumLesion]) -> ArteryScores:
+    return ArteryScores(
+        agatston=float(sum(x.agatston for x in lesions)),
+        volume_mm3=float(sum(x.volume_mm3 for x in lesions)),
+        mass_mg=float(sum(x.mass_mg for x in lesions)),
+    )
