@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
+import highdicom as hd
 import pytest
 
 from cardiolens.audit import verify
 from cardiolens.cli import main
 from cardiolens.report.schema import validate_report
+from tests.report.test_report_dicom import dciodvfy_errors
 
 
 @pytest.mark.slow
@@ -35,4 +38,10 @@ def test_demo_prints_table_and_report_path(tmp_path, capsys):
         assert data["nuclear"]["stress"][key] is not None
     assert data["nuclear"]["sds"] is not None and data["calcium"]["agatston"] > 0
     assert verify(tmp_path / "demo" / "audit.sqlite").ok
-    assert (tmp_path / "demo" / "sr.dcm").is_file()
+    written = sorted((tmp_path / "demo").glob("*.dcm"))
+    kinds = {hd.seg.segread(p).SegmentSequence[0].SegmentLabel for p in written if "seg" in p.name}
+    assert {"LV myocardium (stress)", "LV myocardium (rest)", "calcified lesions"} == kinds
+    assert (tmp_path / "demo" / "sr.dcm") in written
+    if shutil.which("dciodvfy"):
+        for path in written:
+            assert dciodvfy_errors(path) == [], path.name
