@@ -1,0 +1,312 @@
+"""One call from stress and/or rest images to perfusion scores, function and quality flags.
+
+``analyze_perfusion`` chains localisation, reorientation, surface fitting,
+polar map, comparison with a normal database, gated function and quality
+checks, and keeps every intermediate (axes, surfaces, polar maps, masks) on the
+result for reports and DICOM SEG.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from cardiolens.core.errors import ModalityError, ParameterError
+from cardiolens.core.study import Series
+from cardiolens.core.volume import Volume
+from cardiolens.nuclear.function import MIN_GATES, GatedFunction, gated_function
+from cardiolens.nuclear.localize import LvLocation, localize_lv
+from cardiolens.nuclear.normals import NormalDatabase, default_normal_database
+from cardiolens.nuclear.polar import PolarMap, polar_map
+from cardiolens.nuclear.quality import (
+    QualityFlag,
+    extracardiac_activity,
+    low_counts,
+    motion_between_gates,
+    too_few_gates,
+    truncation,
+)
+from cardiolens.nuclear.reorient import LvAxes, estimate_lv_axes
+from cardiolens.nuclear.scores import (
+    PerfusionDeficit,
+    ScoreThresholds,
+    perfusion_deficit,
+    segment_scores,
+    summed_score,
+)
+from cardiolens.nuclear.segment import LvSurfaces, fit_surfaces, myocardium_mask, refine_lv_axes
+from cardiolens.nuclear.segments import segment_values_pct
+
+__all__ = [
+    "ImageInput",
+    "PerfusionImageResult",
+    "PerfusionStudyResult",
+    "analyze_image",
+    "analyze_perfusion",
+    "prepare_polar_map",
+]
+
+logger = logging.getLogger(__name__)
+
+ImageInput = Series | Volume | Sequence[Volume]
+_EMISSION_MODALITIES = {"NM", "PT", "OT"}
+
+
+@dataclass(frozen=True, eq=False)
+class PerfusionImageResult:
+    """Analysis of one perfusion image (stress or rest).
+
+    Attributes
+    ----------
+    state
+        ``stress`` or ``rest``.
+    volume
+        The (summed) transaxial input image.
+    location, axes, surfaces
+        LV found, its frame and its fitted surfaces.
+    polar
+        Polar map (% of maximum).
+    segments_pct
+        17 AHA segment uptakes, % of maximum.
+    segment_scores
+        17 segment scores 0-4.
+    summed_score
+        SSS (stress) or SRS (rest).
+    deficit
+        Total perfusion deficit.
+    function
+        Gated function, or None when not gated.
+    quality_flags
+        Quality problems found.
+    """
+
+    state: str
+    volume: Volume
+    location: LvLocation
+    axes: LvAxes
+    surfaces: LvSurfaces
+    polar: PolarMap
+    segments_pct: np.ndarray
+    segment_scores: np.ndarray
+    summed_score: int
+    deficit: PerfusionDeficit
+    function: GatedFunction | None
+    quality_flags: tuple[QualityFlag, ...]
+
+    def myocardium_mask(self) -> Volume:
+        """LV myocardium mask (1) on the input image's grid."""
+        return myocardium_mask(self.surfaces, self.volume)
+
+    def to_json(self) -> dict[str, Any]:
+        """The per-state object of ``cardiolens nuclear --json``."""
+        return {
+            "segments": [round(float(v), 1) for v in self.segments_pct],
+            "segment_scores": [int(v) for v in self.segment_scores],
+            "summed_score": self.summed_score,
+            "tpd_pct": round(self.deficit.tpd_pct, 1),
+            "territory_tpd_pct": {
+                k: round(v, 1) for k, v in self.deficit.territory_tpd_pct.items()
+            },
+            "function": None if self.function is None else self.function.to_json(),
+            "quality_flags": [f.to_json() for f in self.quality_flags],
+        }
+
+
+@dataclass(frozen=True, eq=False)
+class PerfusionStudyResult:
+    """Stress and/or rest analysis with the combined indices.
+
+    Attributes
+    ----------
+    stress, rest
+        Per-image results (None when absent).
+    normals
+        The normal database used.
+    sds
+        Summed difference score SSS - SRS (both present).
+    ischemic_tpd_pct
+        Stress TPD - rest TPD (both present).
+    tid
+        Transient ischaemic dilation: stress / rest cavity volume of the summed images.
+    """
+
+    stress: PerfusionImageResult | None
+    rest: PerfusionImageResult | None
+    normals: NormalDatabase
+    sds: int | None
+    ischemic_tpd_pct: float | None
+    tid: float | None
+
+    def reversibility_map(self) -> PolarMap | None:
+        """Rest minus stress uptake (percentage points) on the stress polar map grid."""
+        if self.stress is None or self.rest is None:
+            return None
+        return self.stress.polar.with_values(
+            self.rest.polar.values_pct - self.stress.polar.values_pct
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """The object printed by ``cardiolens nuclear --json``."""
+        out: dict[str, Any] = {}
+        for result in (self.stress, self.rest):
+            if result is not None:
+                out[result.state] = result.to_json()
+        if self.stress is not None and self.rest is not None:
+            out["sds"] = self.sds
+            out["ischemic_tpd_pct"] = round(float(self.ischemic_tpd_pct), 1)
+            out["tid"] = round(float(self.tid), 3)
+        return out
+
+
+def _as_images(image: ImageInput, state: str) -> tuple[Volume, list[Volume]]:
+    """(summed volume, gates) of an input, checking that it is an emission image."""
+    if isinstance(image, Series):
+        summed, gates, modality = image.volume, list(image.gates), image.modality
+    elif isinstance(image, Volume):
+        summed, gates, modality = image, [], image.modality
+    else:
+        gates = list(image)
+        if not gates or not all(isinstance(g, Volume) for g in gates):
+            raise ParameterError(f"{state}: expected a Series, a Volume or a list of gate Volumes")
+        reference = gates[0]
+        if not all(g.same_geometry(reference) for g in gates):
+            raise ParameterError(f"{state}: the gate volumes are not on one grid")
+        summed = reference.with_array(np.sum([g.array.astype(np.float32) for g in gates], axis=0))
+        modality = reference.modality
+    if modality.upper() not in _EMISSION_MODALITIES:
+        raise ModalityError(
+            f"{state}: nuclear perfusion analysis needs a SPECT (NM) or PET (PT) image; "
+            f"got modality {modality}"
+        )
+    return summed, gates
+
+
+def _lv_axes(
+    summed: Volume, location: LvLocation, long_axis_lps: tuple[float, float, float] | None
+) -> LvAxes:
+    """LV axes: estimated and refined, or from the manual long axis (not refined)."""
+    axes = estimate_lv_axes(summed, location, long_axis_lps=long_axis_lps)
+    return axes if long_axis_lps is not None else refine_lv_axes(summed, axes)
+
+
+def prepare_polar_map(
+    image: ImageInput, *, long_axis_lps: tuple[float, float, float] | None = None
+) -> PolarMap:
+    """The polar map of an image alone (for building normal databases)."""
+    summed, _ = _as_images(image, "image")
+    location = localize_lv(summed)
+    axes = _lv_axes(summed, location, long_axis_lps)
+    return polar_map(fit_surfaces(summed, axes))
+
+
+def analyze_image(
+    image: ImageInput,
+    *,
+    state: str,
+    normals: NormalDatabase,
+    thresholds: ScoreThresholds | None = None,
+    long_axis_lps: tuple[float, float, float] | None = None,
+) -> PerfusionImageResult:
+    """Analyse one perfusion image (see :func:`analyze_perfusion`)."""
+    summed, gates = _as_images(image, state)
+    location = localize_lv(summed)
+    axes = _lv_axes(summed, location, long_axis_lps)
+    surfaces = fit_surfaces(summed, axes)
+    polar = polar_map(surfaces)
+    normals.check_grid(polar)
+    scores = segment_scores(polar, normals, thresholds)
+    flags = [
+        flag
+        for flag in (
+            low_counts(polar),
+            extracardiac_activity(summed, surfaces),
+            truncation(summed, surfaces),
+            too_few_gates(len(gates), MIN_GATES),
+            motion_between_gates(gates, np.asarray(location.center_lps)),
+        )
+        if flag is not None
+    ]
+    function = gated_function(gates, axes, surfaces, polar) if len(gates) >= MIN_GATES else None
+    return PerfusionImageResult(
+        state=state,
+        volume=summed,
+        location=location,
+        axes=axes,
+        surfaces=surfaces,
+        polar=polar,
+        segments_pct=segment_values_pct(polar),
+        segment_scores=scores,
+        summed_score=summed_score(scores),
+        deficit=perfusion_deficit(polar, normals, thresholds),
+        function=function,
+        quality_flags=tuple(flags),
+    )
+
+
+def analyze_perfusion(
+    *,
+    stress: ImageInput | None = None,
+    rest: ImageInput | None = None,
+    normals: NormalDatabase | None = None,
+    rest_normals: NormalDatabase | None = None,
+    thresholds: ScoreThresholds | None = None,
+    long_axis_lps: tuple[float, float, float] | None = None,
+) -> PerfusionStudyResult:
+    """Quantify a myocardial perfusion study (SPECT or PET).
+
+    Parameters
+    ----------
+    stress, rest
+        A :class:`~cardiolens.core.study.Series` (its summed volume and gates), a
+        3D :class:`~cardiolens.core.volume.Volume` (not gated) or a list of gate
+        volumes. At least one is needed.
+    normals
+        Normal database for the stress image (and the rest image unless
+        ``rest_normals`` is given); default: the simulated database shipped
+        with cardiolens.
+    thresholds
+        Score thresholds (cited defaults in :class:`~cardiolens.nuclear.scores.ScoreThresholds`).
+    long_axis_lps
+        Manual override of the LV long axis (apex to base, LPS).
+
+    Returns
+    -------
+    PerfusionStudyResult
+
+    Raises
+    ------
+    ModalityError
+        A CT or MR image was given.
+    AnalysisError
+        No LV-like structure was found.
+    """
+    if stress is None and rest is None:
+        raise ParameterError("analyze_perfusion needs a stress image, a rest image or both")
+    normals = normals or default_normal_database()
+    rest_normals = rest_normals or normals
+    options = {"thresholds": thresholds, "long_axis_lps": long_axis_lps}
+    stress_result = (
+        None
+        if stress is None
+        else analyze_image(stress, state="stress", normals=normals, **options)
+    )
+    rest_result = (
+        None if rest is None else analyze_image(rest, state="rest", normals=rest_normals, **options)
+    )
+    sds = ischemic = tid = None
+    if stress_result is not None and rest_result is not None:
+        sds = stress_result.summed_score - rest_result.summed_score
+        ischemic = stress_result.deficit.tpd_pct - rest_result.deficit.tpd_pct
+        tid = stress_result.surfaces.cavity_volume_ml / rest_result.surfaces.cavity_volume_ml
+    return PerfusionStudyResult(
+        stress=stress_result,
+        rest=rest_result,
+        normals=normals,
+        sds=sds,
+        ischemic_tpd_pct=ischemic,
+        tid=tid,
+    )

@@ -1,0 +1,148 @@
+"""Perfusion scores against a normal database: segment scores, SSS/SRS/SDS and TPD.
+
+* Segment scores 0-4 (0 normal, 1 equivocal, 2 moderate, 3 severe, 4 absent;
+  Cerqueira MD et al., Circulation 2002; Berman DS et al., J Nucl Cardiol 2004)
+  are assigned from the number of SDs the segment's uptake lies below the normal
+  mean. The SD cut-offs are a cardiolens default (2, 3, 4, 5 SD), configurable.
+* Summed scores SSS, SRS and SDS = SSS - SRS; % myocardium = score / 68 x 100.
+* Total perfusion deficit (Slomka PJ et al., J Nucl Cardiol 2005;12:66-77):
+  the severity-weighted extent of samples below the normal limit, as % of the
+  LV. Each sample below ``mean - pixel_abnormal_sd x SD`` gets a continuous
+  severity from 1 (at the limit) rising by 1 per further SD up to 4; TPD =
+  sum(area x severity) / (4 x LV area) x 100. Abnormal at TPD >= 3 % (Slomka 2005).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from cardiolens.core.aha import Territory
+from cardiolens.core.errors import ParameterError
+from cardiolens.nuclear.normals import NormalDatabase
+from cardiolens.nuclear.polar import PolarMap
+from cardiolens.nuclear.segments import segment_values_pct, territory_mask
+
+__all__ = [
+    "ScoreThresholds",
+    "PerfusionDeficit",
+    "segment_scores",
+    "summed_score",
+    "percent_myocardium",
+    "perfusion_deficit",
+]
+
+MAX_SUMMED_SCORE = 68  # 17 segments x score 4
+
+
+@dataclass(frozen=True)
+class ScoreThresholds:
+    """Configurable thresholds of the perfusion scores.
+
+    Attributes
+    ----------
+    segment_sd_cutoffs
+        SDs below the normal segment mean at which scores 1, 2, 3 and 4 begin.
+    pixel_abnormal_sd
+        SDs below the normal pixel mean that make a sample abnormal (TPD).
+    tpd_abnormal_pct
+        TPD at and above which a study is abnormal (3 %, Slomka 2005).
+    """
+
+    segment_sd_cutoffs: tuple[float, float, float, float] = (2.0, 3.0, 4.0, 5.0)
+    pixel_abnormal_sd: float = 3.0
+    tpd_abnormal_pct: float = 3.0
+
+    def __post_init__(self) -> None:
+        cut = self.segment_sd_cutoffs
+        if len(cut) != 4 or any(b <= a for a, b in zip(cut, cut[1:], strict=False)):
+            raise ParameterError(
+                f"segment_sd_cutoffs must be 4 increasing numbers of SD; got {cut}"
+            )
+        if self.pixel_abnormal_sd <= 0 or self.tpd_abnormal_pct <= 0:
+            raise ParameterError("pixel_abnormal_sd and tpd_abnormal_pct must be positive")
+
+
+@dataclass(frozen=True, eq=False)
+class PerfusionDeficit:
+    """Total perfusion deficit of one polar map.
+
+    Attributes
+    ----------
+    tpd_pct
+        Total perfusion deficit, % of the LV.
+    territory_tpd_pct
+        Part of the TPD in each territory (``LAD``, ``LCx``, ``RCA``), % of the LV;
+        the three add up to ``tpd_pct``.
+    extent_pct
+        Unweighted extent of abnormal samples, % of the LV.
+    severity
+        Per-sample severity 0-4, shape of the polar map.
+    abnormal
+        ``tpd_pct >= tpd_abnormal_pct``.
+    """
+
+    tpd_pct: float
+    territory_tpd_pct: dict[str, float]
+    extent_pct: float
+    severity: np.ndarray
+    abnormal: bool
+
+
+def segment_scores(
+    polar: PolarMap, normals: NormalDatabase, thresholds: ScoreThresholds | None = None
+) -> np.ndarray:
+    """Scores 0-4 of the 17 AHA segments from SDs below the normal segment means (17,) int."""
+    thresholds = thresholds or ScoreThresholds()
+    values = segment_values_pct(polar)
+    sd_below = (normals.segment_mean_pct - values) / normals.segment_sd_pct
+    return np.searchsorted(
+        np.asarray(thresholds.segment_sd_cutoffs), sd_below, side="right"
+    ).astype(int)
+
+
+def summed_score(scores: np.ndarray) -> int:
+    """Summed score (SSS for stress, SRS for rest): sum of the 17 segment scores, 0-68."""
+    scores = np.asarray(scores)
+    if scores.shape != (17,) or np.any((scores < 0) | (scores > 4)):
+        raise ParameterError(f"expected 17 segment scores 0-4; got {scores.tolist()}")
+    return int(scores.sum())
+
+
+def percent_myocardium(score: int | float) -> float:
+    """A summed score as % of the maximum 68 (17 segments x 4)."""
+    return 100.0 * float(score) / MAX_SUMMED_SCORE
+
+
+def pixel_severity(
+    polar: PolarMap, normals: NormalDatabase, thresholds: ScoreThresholds | None = None
+) -> np.ndarray:
+    """Continuous severity 0-4 of each polar-map sample (see the module docstring)."""
+    thresholds = thresholds or ScoreThresholds()
+    normals.check_grid(polar)
+    sd_below = (normals.mean_pct - polar.values_pct) / normals.sd_pct
+    limit = thresholds.pixel_abnormal_sd
+    return np.where(sd_below >= limit, np.clip(sd_below - limit + 1.0, 1.0, 4.0), 0.0)
+
+
+def perfusion_deficit(
+    polar: PolarMap, normals: NormalDatabase, thresholds: ScoreThresholds | None = None
+) -> PerfusionDeficit:
+    """Total perfusion deficit (TPD), its territory split and extent (Slomka et al. 2005)."""
+    thresholds = thresholds or ScoreThresholds()
+    severity = pixel_severity(polar, normals, thresholds)
+    weight = polar.area_weight / polar.area_weight.sum()
+    tpd = float(100.0 * np.sum(weight * severity) / 4.0)
+    territory = {
+        t.value: float(100.0 * np.sum((weight * severity)[territory_mask(polar, t)]) / 4.0)
+        for t in Territory
+    }
+    extent = float(100.0 * np.sum(weight[severity > 0]))
+    return PerfusionDeficit(
+        tpd_pct=tpd,
+        territory_tpd_pct=territory,
+        extent_pct=extent,
+        severity=severity,
+        abnormal=tpd >= thresholds.tpd_abnormal_pct,
+    )
