@@ -75,6 +75,9 @@ def write_report(
     validate_report(dict(data))
     figure_dir = out / FIGURES_DIR
     figure_dir.mkdir(parents=True, exist_ok=True)
+    for stale in figure_dir.glob("*.png"):  # figures of an earlier report in this folder
+        if stale.stem not in figures:
+            stale.unlink()
     for name, png in figures.items():
         (figure_dir / f"{name}.png").write_bytes(png)
     json_path = out / REPORT_JSON
