@@ -161,3 +161,43 @@ def test_folder_without_images_is_a_clear_error(tmp_path, capsys):
         main(["analyze", str(tmp_path / "empty"), "--out", str(tmp_path / "out"), "--quiet"])
     assert exit_info.value.code == 2
     assert "cardiolens: error:" in capsys.readouterr().err
+
+
+def test_failing_series_is_listed_and_the_other_reported(
+    physionet_dicom_dir, tmp_path, monkeypatch
+):
+    """Stress analysis raising an AnalysisError leaves a rest-only report with the failure."""
+    import pydicom
+    from pydicom.uid import generate_uid
+
+    import cardiolens.nuclear.analysis as analysis
+    from cardiolens.core.errors import AnalysisError
+
+    folder = tmp_path / "study"
+    folder.mkdir()
+    source = _physionet_files(physionet_dicom_dir)[1]
+    shutil.copy(source, folder / "rest.dcm")
+    stress = pydicom.dcmread(source)
+    stress.SeriesInstanceUID, stress.SOPInstanceUID = generate_uid(), generate_uid()
+    stress.file_meta.MediaStorageSOPInstanceUID = stress.SOPInstanceUID
+    stress.save_as(folder / "stress.dcm")
+    real = analysis.analyze_perfusion
+
+    def stress_fails(*, stress=None, rest=None, **options):
+        if stress is not None:
+            raise AnalysisError("no LV-like structure found in the stress image")
+        return real(stress=stress, rest=rest, **options)
+
+    monkeypatch.setattr(analysis, "analyze_perfusion", stress_fails)
+    report = analyze_study(
+        folder,
+        tmp_path / "out",
+        role_overrides={stress.SeriesInstanceUID: "spect_stress"},
+        progress=False,
+    )
+    data = report.data
+    assert data["nuclear"]["rest"] is not None and data["nuclear"]["stress"] is None
+    [failure] = data["failed"]
+    assert failure["item"] == stress.SeriesInstanceUID and failure["stage"] == "nuclear"
+    assert "no LV-like structure" in failure["error"]
+    assert "no LV-like structure" in report.html_path.read_text()

@@ -189,20 +189,24 @@ def _run_nuclear(study: Study, outputs: _Outputs, normals_path: Path | None) -> 
 
     normals = None if normals_path is None else NormalDatabase.load(normals_path)
     outputs.companions += [s.series_uid for s in (stress, rest, *stress_parts, *rest_parts) if s]
-    attempts = [(stress, rest)]
-    if stress is not None and rest is not None:
-        attempts += [(None, rest), (stress, None)]
-    result = None
-    for stress_series, rest_series in attempts:
-        try:
-            result = analyze_perfusion(stress=stress_series, rest=rest_series, normals=normals)
-            break
-        except CardiolensError as error:
-            failed = [s for s in (stress_series, rest_series) if s is not None]
-            if len(failed) == 1:
-                outputs.fail(failed[0].series_uid, "nuclear", str(error))
+    try:
+        result = analyze_perfusion(stress=stress, rest=rest, normals=normals)
+    except CardiolensError as error:
+        if stress is None or rest is None:
+            outputs.fail((stress or rest).series_uid, "nuclear", str(error))
+            return
+        logger.warning("stress and rest together failed (%s); trying each alone", error)
+        result = None
+        for name, series in (("rest", rest), ("stress", stress)):
+            try:
+                alone = analyze_perfusion(**{name: series}, normals=normals)
+            except CardiolensError as alone_error:
+                outputs.fail(series.series_uid, "nuclear", str(alone_error))
+                continue
+            if result is None:
+                result = alone
             else:
-                logger.warning("nuclear analysis of stress and rest together failed: %s", error)
+                outputs.fail(series.series_uid, "nuclear", f"not combined with rest: {error}")
     if result is None:
         return
     nuclear = result.to_json()
