@@ -11,13 +11,15 @@ Reconstruction: OSEM (Hudson & Larkin, IEEE TMI 1994) with the same system
 model, with or without attenuation correction, then a Gaussian post-filter as in
 clinical gated SPECT protocols.
 
-Speed: the attenuation factor of every projection angle is computed once per
-study (the stock transform recomputes it at every forward and back projection),
-and one likelihood object serves all gates of a study so that the OSEM
-normalisation ``H^T 1`` is computed once.
+Speed: the projector (:mod:`~cardiolens.phantom.spect_projector`) rotates all
+slices and gates of a view with one sparse matrix product, groups detector
+planes of equal blur, and computes attenuation factors once per study; all
+gates of an acquisition are reconstructed in one OSEM run (side by side along
+the axial axis), and one likelihood object per batch size keeps the OSEM
+normalisation ``H^T 1``. PyTomography supplies the collimator model
+(``get_psfmeta_from_scanner_params``), the Poisson likelihood and OSEM.
 
-Array convention: phantom arrays are ``[z, y, x]`` (:class:`~cardiolens.core.Volume`);
-PyTomography objects are ``[x, y, z]`` with z the rotation axis.
+Array convention: phantom arrays are ``[z, y, x]`` (:class:`~cardiolens.core.Volume`).
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
+
+from cardiolens.phantom.spect_projector import back_project, build_projector_model, forward_project
 
 __all__ = [
     "AcquisitionProtocol",
@@ -53,7 +57,9 @@ class AcquisitionProtocol:
     arc_deg
         Orbit arc (180 for cardiac SPECT).
     start_angle_deg
-        First view, PyTomography angle convention (detector angle in degrees).
+        First view: detector direction in the axial plane in degrees from the
+        patient's left (+x) towards posterior (+y); 225 is 45 deg RAO and the arc
+        runs over anterior and LAO to 45 deg LPO.
     orbit_radius_mm
         Detector distance from the rotation axis.
     collimator
@@ -68,7 +74,7 @@ class AcquisitionProtocol:
 
     n_views: int = 32
     arc_deg: float = 180.0
-    start_angle_deg: float = 135.0
+    start_angle_deg: float = 225.0
     orbit_radius_mm: float = 250.0
     collimator: str = "GI-LEHR"
     intrinsic_fwhm_mm: float = 3.8
@@ -76,18 +82,6 @@ class AcquisitionProtocol:
     iterations_summed: int = 4
     subsets: int = 8
     postfilter_fwhm_mm: float = 6.0
-
-
-def _to_torch(array_zyx: np.ndarray):
-    import torch
-
-    return torch.from_numpy(
-        np.ascontiguousarray(np.transpose(array_zyx, (2, 1, 0)), dtype=np.float32)
-    )
-
-
-def _to_numpy(tensor) -> np.ndarray:
-    return np.ascontiguousarray(np.transpose(tensor.cpu().numpy(), (2, 1, 0)))
 
 
 class SpectScanner:
@@ -107,172 +101,146 @@ class SpectScanner:
         self, mu_per_cm: np.ndarray, voxel_mm: float, protocol: AcquisitionProtocol
     ) -> None:
         from pytomography.io.SPECT import dicom as spect_dicom
-        from pytomography.metadata.SPECT import SPECTObjectMeta, SPECTProjMeta
 
         nz, ny, nx = mu_per_cm.shape
         if nx != ny:
             raise ValueError(f"SPECT simulation needs a square in-plane grid; got {ny}x{nx}")
-        dx_cm = voxel_mm / 10.0
+        psf = spect_dicom.get_psfmeta_from_scanner_params(
+            protocol.collimator,
+            140.5,
+            intrinsic_resolution_140keV=protocol.intrinsic_fwhm_mm / 10.0,
+        )
         angles = (
             protocol.start_angle_deg
             + np.arange(protocol.n_views) * protocol.arc_deg / protocol.n_views
         )
         self.protocol = protocol
         self.voxel_mm = voxel_mm
-        object_meta = SPECTObjectMeta([dx_cm] * 3, [nx, ny, nz])
-        proj_meta = SPECTProjMeta(
-            (ny, nz),
-            [dx_cm, dx_cm],
-            np.mod(angles, 360.0),
-            radii=np.full(protocol.n_views, protocol.orbit_radius_mm / 10.0),
+        self.shape = (nz, ny, nx)
+        self.model = build_projector_model(
+            n=nx,
+            n_slices=nz,
+            voxel_mm=voxel_mm,
+            view_angles_deg=angles,
+            orbit_radius_mm=protocol.orbit_radius_mm,
+            sigma_mm_at_distance=lambda d_mm: (
+                10.0 * psf.sigma_fit(d_mm / 10.0, *psf.sigma_fit_params)
+            ),
+            mu_per_cm=mu_per_cm,
         )
-        psf_meta = spect_dicom.get_psfmeta_from_scanner_params(
-            protocol.collimator,
-            140.5,
-            intrinsic_resolution_140keV=protocol.intrinsic_fwhm_mm / 10.0,
+        self._likelihoods: dict[tuple[int, bool], object] = {}
+
+    def _planes(self, images_zyx: Sequence[np.ndarray]) -> np.ndarray:
+        nz, ny, nx = self.shape
+        return np.concatenate(
+            [np.asarray(i, dtype=np.float32).reshape(nz, ny * nx).T for i in images_zyx], axis=1
         )
-        matrix_class = _binned_psf_system_matrix_class()
-        self._matrices = {
-            True: matrix_class(object_meta, proj_meta, psf_meta, _to_torch(mu_per_cm)),
-            False: matrix_class(object_meta, proj_meta, psf_meta, None),
-        }
-        self._likelihoods: dict[bool, object] = {}
 
-    def project(self, activity_zyx: np.ndarray) -> np.ndarray:
-        """Noise-free projections ``[view, radial, axial]`` of an activity map ``[z, y, x]`` (with attenuation)."""
-        import torch
-
-        with torch.no_grad():
-            return self._matrices[True].forward(_to_torch(activity_zyx)).cpu().numpy()
+    def project(self, activities_zyx: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Noise-free projections ``[view, radial, axial]`` (with attenuation) of activity maps ``[z, y, x]``."""
+        nz = self.shape[0]
+        views = range(len(self.model.views))
+        stacked = forward_project(self.model, self._planes(activities_zyx), views, attenuate=True)
+        return [
+            np.ascontiguousarray(stacked[:, :, g * nz : (g + 1) * nz])
+            for g in range(len(activities_zyx))
+        ]
 
     def reconstruct(
-        self, projections: np.ndarray, *, iterations: int, attenuation_correction: bool = True
-    ) -> np.ndarray:
-        """OSEM image ``[z, y, x]`` of projections ``[view, radial, axial]``, post-filtered."""
+        self,
+        projections: Sequence[np.ndarray],
+        *,
+        iterations: int,
+        attenuation_correction: bool = True,
+    ) -> list[np.ndarray]:
+        """OSEM images ``[z, y, x]`` of several projection sets ``[view, radial, axial]``, post-filtered.
+
+        The sets (gates) are reconstructed together, side by side along the
+        axial axis; each is independent of the others.
+        """
         import torch
         from pytomography.algorithms import OSEM
         from pytomography.likelihoods import PoissonLogLikelihood
 
-        data = torch.from_numpy(np.asarray(projections, dtype=np.float32))
-        likelihood = self._likelihoods.get(attenuation_correction)
+        nz, ny, nx = self.shape
+        data = torch.from_numpy(
+            np.concatenate([np.asarray(p, dtype=np.float32) for p in projections], axis=2)
+        )
+        key = (len(projections), attenuation_correction)
+        likelihood = self._likelihoods.get(key)
         if likelihood is None:
-            likelihood = PoissonLogLikelihood(self._matrices[attenuation_correction], data)
-            self._likelihoods[attenuation_correction] = likelihood
+            matrix = _system_matrix_class()(self.model, len(projections), attenuation_correction)
+            likelihood = PoissonLogLikelihood(matrix, data)
+            self._likelihoods[key] = likelihood
         likelihood.projections = data
         with torch.no_grad():
-            image = OSEM(likelihood)(n_iters=iterations, n_subsets=self.protocol.subsets)
-        image = _to_numpy(image)
+            planes = OSEM(likelihood)(n_iters=iterations, n_subsets=self.protocol.subsets).numpy()
         sigma = self.protocol.postfilter_fwhm_mm / _FWHM_PER_SIGMA / self.voxel_mm
-        return ndimage.gaussian_filter(image, sigma) if sigma > 0 else image
+        images = []
+        for g in range(len(projections)):
+            image = np.ascontiguousarray(planes[:, g * nz : (g + 1) * nz].T.reshape(nz, ny, nx))
+            images.append(ndimage.gaussian_filter(image, sigma) if sigma > 0 else image)
+        return images
 
 
 @functools.cache
-def _binned_psf_system_matrix_class() -> type:
-    """PyTomography SPECT system matrix with binned depth-dependent PSF (imported lazily).
+def _system_matrix_class() -> type:
+    """PyTomography system matrix over :mod:`~cardiolens.phantom.spect_projector` (imported lazily).
 
-    The collimator response blurs each plane parallel to the detector with a
-    Gaussian whose width grows with the plane's distance to the detector
-    (PyTomography ``SPECTPSFMeta``). Planes are grouped into bins of equal width
-    (to 0.15 voxel in sigma); each bin's attenuated sum is blurred once, so a
-    projection costs a handful of 2-D blurs instead of one per plane. The back
-    projection is the exact adjoint. Attenuation factors of every angle are
-    computed once.
+    Objects are ``(n*n, gates x slices)`` planes, projections ``(views, n, gates x
+    slices)``; PyTomography's likelihood and OSEM run on them unchanged.
     """
     import torch
-    from pytomography.projectors.SPECT import SPECTSystemMatrix
-    from pytomography.transforms.SPECT.attenuation import get_prob_of_detection_matrix
-    from pytomography.utils import (
-        get_distance,
-        pad_object,
-        pad_proj,
-        rotate_detector_z,
-        unpad_object,
-        unpad_proj,
-    )
+    from pytomography.projectors import SystemMatrix
 
-    class BinnedPSFSystemMatrix(SPECTSystemMatrix):
-        def __init__(self, object_meta, proj_meta, psf_meta, attenuation_map) -> None:
-            super().__init__([], [], object_meta, proj_meta)
-            padded_x = object_meta.padded_shape[0]
-            radius_cm = float(proj_meta.radii[0])
-            distance = get_distance(padded_x, radius_cm, object_meta.dx)
-            sigma = (
-                psf_meta.sigma_fit(np.clip(distance, 0, None), *psf_meta.sigma_fit_params)
-                / object_meta.dx
-            )
-            step = 0.15
-            bins = np.round(sigma / step).astype(int)
-            unique = np.unique(bins)
-            membership = np.zeros((len(unique), padded_x), dtype=np.float32)
-            membership[np.searchsorted(unique, bins), np.arange(padded_x)] = 1.0
-            self._membership = torch.from_numpy(membership)  # (bins, planes) one-hot
-            kernels = [_gaussian_kernel_1d(max(b * step, 1e-3)) for b in unique]
-            width = max(len(k) for k in kernels)
-            bank = np.zeros((len(kernels), width), dtype=np.float32)
-            for b, kernel in enumerate(kernels):
-                start = (width - len(kernel)) // 2
-                bank[b, start : start + len(kernel)] = kernel
-            self._bank = torch.from_numpy(bank)
-            self._factors = None
-            if attenuation_map is not None:
-                padded = pad_object(attenuation_map)
-                self._factors = [
-                    get_prob_of_detection_matrix(rotate_detector_z(padded, angle), object_meta.dx)
-                    for angle in proj_meta.angles
-                ]
+    class ProjectorSystemMatrix(SystemMatrix):
+        def __init__(self, model, gates: int, attenuate: bool) -> None:
+            super().__init__(object_meta=None, proj_meta=None)
+            self.model, self.gates, self.attenuate = model, gates, attenuate
+            self.n_views = len(model.views)
+            self.subset_indices_array = [np.arange(self.n_views)]
 
-        def _blur(self, stack):
-            """Blur ``stack[b]`` (bins, y, z) with bin ``b``'s Gaussian along y and z (grouped convolution)."""
-            n_bins, width = self._bank.shape
-            half = width // 2
-            image = stack.unsqueeze(0)
-            image = torch.nn.functional.conv2d(
-                image, self._bank.view(n_bins, 1, width, 1), padding=(half, 0), groups=n_bins
-            )
-            image = torch.nn.functional.conv2d(
-                image, self._bank.view(n_bins, 1, 1, width), padding=(0, half), groups=n_bins
-            )
-            return image[0]
+        def _get_object_initial(self, device=None):
+            return torch.ones((self.model.n**2, self.gates * self.model.n_slices))
 
-        def _angle_indices(self, subset_idx):
-            if subset_idx is None:
-                return torch.arange(self.proj_meta.num_projections)
-            return self.subset_indices_array[subset_idx]
+        def set_n_subsets(self, n_subsets: int) -> None:
+            self.subset_indices_array = [
+                np.arange(m, self.n_views, n_subsets) for m in range(n_subsets)
+            ]
+
+        def _views(self, subset_idx):
+            return (
+                np.arange(self.n_views)
+                if subset_idx is None
+                else self.subset_indices_array[subset_idx]
+            )
+
+        def get_projection_subset(self, projections, subset_idx):
+            return projections if subset_idx is None else projections[self._views(subset_idx)]
+
+        def get_weighting_subset(self, subset_idx) -> float:
+            return 1.0 if subset_idx is None else len(self._views(subset_idx)) / self.n_views
+
+        def compute_normalization_factor(self, subset_idx=None):
+            views = self._views(subset_idx)
+            ones = np.ones(
+                (len(views), self.model.n, self.gates * self.model.n_slices), dtype=np.float32
+            )
+            return torch.from_numpy(back_project(self.model, ones, views, self.attenuate))
 
         def forward(self, object, subset_idx=None):
-            angle_indices = self._angle_indices(subset_idx)
-            padded = pad_object(object)
-            proj = torch.zeros((len(angle_indices), *self.proj_meta.padded_shape[1:]))
-            for i, a in enumerate(angle_indices):
-                o = self.rotation_transform.backward(padded, 270 - self.proj_meta.angles[a])
-                if self._factors is not None:
-                    o = o * self._factors[int(a)]
-                binned = (self._membership @ o.reshape(o.shape[0], -1)).reshape(-1, *o.shape[1:])
-                proj[i] = self._blur(binned).sum(0)
-            return unpad_proj(proj)
+            planes = np.ascontiguousarray(object.numpy(), dtype=np.float32)
+            return torch.from_numpy(
+                forward_project(self.model, planes, self._views(subset_idx), self.attenuate)
+            )
 
         def backward(self, proj, subset_idx=None):
-            angle_indices = self._angle_indices(subset_idx)
-            box = pad_object(torch.ones(self.object_meta.shape), mode="back_project")
-            proj = pad_proj(proj)
-            n_bins = self._bank.shape[0]
-            out = torch.zeros(self.object_meta.padded_shape)
-            for i, a in enumerate(angle_indices):
-                blurred = self._blur(proj[i].unsqueeze(0).expand(n_bins, -1, -1).contiguous())
-                o = (self._membership.T @ blurred.reshape(n_bins, -1)).reshape(box.shape) * box
-                if self._factors is not None:
-                    o = o * self._factors[int(a)]
-                out += self.rotation_transform.forward(o, 270 - self.proj_meta.angles[a])
-            return unpad_object(out)
+            projections = np.ascontiguousarray(proj.numpy(), dtype=np.float32)
+            return torch.from_numpy(
+                back_project(self.model, projections, self._views(subset_idx), self.attenuate)
+            )
 
-    return BinnedPSFSystemMatrix
-
-
-def _gaussian_kernel_1d(sigma: float) -> np.ndarray:
-    half = max(1, int(np.ceil(3 * sigma)))
-    x = np.arange(-half, half + 1)
-    kernel = np.exp(-0.5 * (x / sigma) ** 2)
-    return (kernel / kernel.sum()).astype(np.float32)
+    return ProjectorSystemMatrix
 
 
 def poisson_projections(

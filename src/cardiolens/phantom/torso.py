@@ -130,9 +130,9 @@ def torso_layout(
         np.array([30.0, 16.0, 14.0]),
     )
     organs = (
-        Organ("body", body, 0.14, "soft_tissue"),
-        Organ("lung_right", _lung_above(lungs[0], z_diaphragm), 0.05, "lung"),
-        Organ("lung_left", _lung_above(lungs[1], z_diaphragm), 0.05, "lung"),
+        Organ("body", body, 0.155, "soft_tissue"),
+        Organ("lung_right", _lung_above(lungs[0], z_diaphragm), 0.055, "lung"),
+        Organ("lung_left", _lung_above(lungs[1], z_diaphragm), 0.055, "lung"),
         Organ("mediastinum", heart_envelope, 0.12, "soft_tissue"),
         Organ(
             "left_atrium",
@@ -143,12 +143,12 @@ def torso_layout(
         Organ("descending_aorta", _cylinder_z((25.0, 55.0), (12.0, 12.0)), 0.13, "soft_tissue"),
         Organ("rv_myocardium", _shell(rv_outer, rv_inner), 0.42, "soft_tissue"),
         Organ("rv_blood", rv_inner, 0.13, "soft_tissue"),
-        Organ("liver", liver, 0.95, "soft_tissue", extracardiac=True),
+        Organ("liver", liver, 1.1, "soft_tissue", extracardiac=True),
         Organ(
             "stomach_wall", _shell(stomach, stomach_lumen), 0.9, "soft_tissue", extracardiac=True
         ),
         Organ("stomach_lumen", stomach_lumen, 0.15, "soft_tissue"),
-        Organ("bowel", bowel, 1.4, "soft_tissue", extracardiac=True),
+        Organ("bowel", bowel, 1.6, "soft_tissue", extracardiac=True),
         Organ("spine", _cylinder_z((0.0, 80.0), (20.0, 18.0)), 0.06, "bone"),
         Organ("sternum", _cylinder_z((0.0, -body_half_depth_mm + 14.0), (14.0, 6.0)), 0.06, "bone"),
     )
