@@ -201,3 +201,4 @@ def test_failing_series_is_listed_and_the_other_reported(
     assert failure["item"] == stress.SeriesInstanceUID and failure["stage"] == "nuclear"
     assert "no LV-like structure" in failure["error"]
     assert "no LV-like structure" in report.html_path.read_text()
+    assert any("Stress images could not be analysed" in f for f in data["narrative"]["findings"])

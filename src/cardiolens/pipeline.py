@@ -82,9 +82,9 @@ class _Outputs:
         for item in flags:
             if isinstance(item, Mapping):
                 message = str(item.get("message") or item.get("code"))
-                self.flag(
-                    stage, message, str(item.get("severity", "warning")), str(item.get("code", ""))
-                )
+                severity = str(item.get("severity", "warning"))
+                severity = severity if severity in ("info", "warning", "error") else "warning"
+                self.flag(stage, message, severity, str(item.get("code", "")))
             else:
                 self.flag(stage, str(item))
 
@@ -225,12 +225,19 @@ def _run_nuclear(study: Study, outputs: _Outputs, normals_path: Path | None) -> 
         state = nuclear[name]
         if state is not None:
             outputs.stage_flags(f"nuclear/{name}", state.get("quality_flags", []))
-    if nuclear["stress"] is None:
+    if nuclear["stress"] is None and stress is None:
         outputs.flag(
             "nuclear",
             "stress images are absent: ischemia (SDS), TID and reversibility cannot be assessed",
             severity="info",
             code="stress_absent",
+        )
+    elif nuclear["stress"] is None:
+        outputs.flag(
+            "nuclear",
+            "the stress images could not be analysed (see 'Not analysed'): ischemia, SDS and "
+            "TID cannot be assessed",
+            code="stress_failed",
         )
     # DICOM outputs reference the summed (3D) series when there is one: its frames
     # map one-to-one onto the slices the mask was computed on.

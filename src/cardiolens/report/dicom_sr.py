@@ -12,6 +12,7 @@ local coding scheme ``99CLENS`` as PS3.16 section 8 allows for private codes.
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -205,7 +206,11 @@ def write_measurement_report(
 def save_built(build: Callable[[], Dataset], path: str | Path, what: str) -> Path:
     """Run a highdicom constructor and save its object; its errors become CardiolensError."""
     try:
-        document = build()
+        with warnings.catch_warnings():
+            # Source headers with one-component patient names (phantoms, anonymised
+            # scans) are copied as they are; highdicom's advice on them is noise here.
+            warnings.filterwarnings("ignore", message=".*unlikely to represent the intended")
+            document = build()
     except (ValueError, TypeError, AttributeError) as error:
         raise CardiolensError(f"cannot build the DICOM {what} ({error})") from None
     path = Path(path)

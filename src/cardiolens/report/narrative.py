@@ -291,7 +291,7 @@ def _function_sentences(
 
 
 def _nuclear_narrative(
-    nuclear: Mapping[str, Any], t: NarrativeThresholds
+    nuclear: Mapping[str, Any], t: NarrativeThresholds, stress_failed: bool = False
 ) -> tuple[list[str], list[str]]:
     findings: list[str] = []
     stress, rest = nuclear.get("stress"), nuclear.get("rest")
@@ -302,8 +302,9 @@ def _nuclear_narrative(
     }
     findings += [reading.sentence for reading in readings.values()]
     if stress is None:
+        cause = "could not be analysed" if stress_failed else "are absent"
         findings.append(
-            "Stress images are absent: ischemia (reversibility), SDS and TID cannot be "
+            f"Stress images {cause}: ischemia (reversibility), SDS and TID cannot be "
             "assessed; findings are from the rest study only."
         )
     if rest is None and stress is not None:
@@ -413,7 +414,10 @@ def build_narrative(
     findings: list[str] = []
     impression: list[str] = []
     if report.get("nuclear"):
-        more_findings, more_impression = _nuclear_narrative(report["nuclear"], t)
+        stress_failed = any(
+            flag.get("code") == "stress_failed" for flag in report.get("quality_flags") or []
+        )
+        more_findings, more_impression = _nuclear_narrative(report["nuclear"], t, stress_failed)
         findings += more_findings
         impression += more_impression
     if report.get("calcium"):
