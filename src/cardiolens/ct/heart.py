@@ -25,7 +25,7 @@ __all__ = ["CONTRAST_BLOOD_POOL_HU", "HeartRegion", "find_heart", "thoracic_cavi
 
 logger = logging.getLogger(__name__)
 
-#: Blood-pool median above which the scan is taken as contrast-enhanced (non-contrast
+#: Blood-pool HU above which the scan is taken as contrast-enhanced (non-contrast
 #: blood is 30-60 HU; CCTA blood pools are 250-500 HU).
 CONTRAST_BLOOD_POOL_HU = 150.0
 
@@ -48,7 +48,8 @@ class HeartRegion:
     centre_mm
         Centroid in LPS mm.
     blood_pool_hu
-        Median HU of the heart's core (eroded 10 mm): ~40 HU without contrast.
+        75th percentile of HU in the heart's core (eroded 10 mm), which the blood of the
+        chambers dominates: ~40 HU without contrast, 250-500 HU with.
     lungs
         Lung mask.
     """
@@ -119,7 +120,7 @@ def find_heart(volume: Volume) -> HeartRegion:
         factor,
         hu.shape,
     )
-    pool = float(np.median(hu[inner if inner.any() else heart]))
+    pool = float(np.percentile(hu[inner if inner.any() else heart], 75))
     centre_mm = tuple(float(c) for c in volume.index_to_physical(np.array(centre))[0])
     logger.info(
         "heart: %.0f mL, centre %s mm, blood pool %.0f HU",
@@ -152,7 +153,7 @@ def _upsample(mask: np.ndarray, factor: int, shape: tuple[int, ...]) -> np.ndarr
 
 
 def _spine_front_row(bone: np.ndarray, body: np.ndarray) -> int | None:
-    """Image row of the front of the vertebral bodies (largest bone object near the midline).
+    """Image row of the front of the vertebral bodies (largest bone near the midline, posterior half).
 
     Rows increase toward the patient's back in axial CT (LPS, identity direction).
     """
@@ -160,7 +161,10 @@ def _spine_front_row(bone: np.ndarray, body: np.ndarray) -> int | None:
     if columns.size == 0:
         return None
     mid = (columns[0] + columns[-1]) // 2
-    strip = bone[:, :, max(mid - 10, 0) : mid + 10]
+    body_rows = np.flatnonzero(body.any(axis=(0, 2)))
+    centre_row = (body_rows[0] + body_rows[-1]) // 2
+    strip = bone[:, :, max(mid - 10, 0) : mid + 10].copy()
+    strip[:, :centre_row, :] = False  # the spine is in the posterior half (contrast blood is not)
     labels, n = ndi.label(strip)
     if n == 0:
         return None

@@ -7,7 +7,7 @@ Agatston threshold, slice lesions >= 1 mm^2) is sorted into:
   200 mg HA/cm^3 rod). Its companion water rod is found as the darkest disk of ~10 mm
   near it in the same slices (its size). The two give McCollough's mass calibration;
 * **bone-equivalent structure** (the phantom's spine) or body edge: larger than any insert
-  (> 1000 mm^3 of calcium, > 16 mm across) or within 10 mm (square window) of the body surface;
+  (> 1000 mm^3 of calcium, > 16 mm across) or within 10 mm of the body surface (in-plane);
 * **noise**: its smoothed peak rises less than 6 standard deviations above the smoothed
   local background (QRM inserts are >= 7 at 20 HU noise, pure noise < 5);
 * **insert**: the rest, reported as lesions with artery ``None``.
@@ -175,11 +175,8 @@ def find_phantom_inserts(
         raise AnalysisError(
             "phantom mode: no phantom body (nothing denser than -300 HU) in the scan"
         )
-    # Body eroded in-plane by a square of half-width _EDGE_MARGIN_MM (separable, fast).
-    half = (int(round(_EDGE_MARGIN_MM / sy)), int(round(_EDGE_MARGIN_MM / sx)))
-    interior = (
-        ndi.minimum_filter(body.view(np.uint8), size=(1, 2 * half[0] + 1, 2 * half[1] + 1)) > 0
-    )
+    # In-plane distance to the body surface, slice by slice (2D Euclidean distance).
+    interior = np.stack([ndi.distance_transform_edt(b, sampling=(sy, sx)) > _EDGE_MARGIN_MM for b in body])
     n_vox = np.bincount(components.ravel(), minlength=n_components + 1)
     n_inside = np.bincount(components[interior].ravel(), minlength=n_components + 1)
     boxes = ndi.find_objects(components)

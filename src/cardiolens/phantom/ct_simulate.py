@@ -44,7 +44,7 @@ _VESSEL_RADIUS_MM = {"LM": 2.0, "LAD": 1.6, "LCx": 1.6, "RCA": 1.7}
 _PSF_SIGMA_MM = 0.5
 _BODY_SEMI_AXES_MM = (160.0, 120.0)
 _AORTA_RADIUS_MM = 13.0
-_DESCENDING_AORTA_MM = (30.0, 45.0)
+_DESCENDING_AORTA_MM = (32.0, 52.0)
 _LESION_SPACING_MM = 4.0
 
 
@@ -230,7 +230,7 @@ def simulate_ct(
     region[r <= surface] = 1
     cavity = (
         np.sum(
-            ((points - heart.centre_mm) @ heart.frame.T / (heart.axes_mm * [0.75, 0.62, 0.62]))
+            ((points - heart.centre_mm) @ heart.frame.T / (heart.axes_mm * [0.8, 0.75, 0.75]))
             ** 2,
             axis=1,
         )
@@ -255,7 +255,9 @@ def simulate_ct(
     values[aorta] = HU["blood"]
     region[aorta & (region != 0)] = 1
     sub = image[box].reshape(-1)
-    inside = region > 0
+    # Paracardial fat does not displace the descending aorta and its fat collar.
+    descending = np.hypot(points[:, 0] - _DESCENDING_AORTA_MM[0], points[:, 1] - _DESCENDING_AORTA_MM[1])
+    inside = (region > 0) & ~((region == 4) & (descending <= _AORTA_RADIUS_MM + 4.0))
     sub[inside] = values[inside]
     image[box] = sub.reshape(box_shape)
     # The ascending aorta above the heart box, with a fat collar.
@@ -301,7 +303,11 @@ def simulate_ct(
         if noise_correlation_mm > 0:
             sigma = noise_correlation_mm / pixel_mm
             noise = ndi.gaussian_filter(noise, (0, sigma, sigma))
-            noise *= np.float32(1.0 / np.sqrt(1.0 / (4.0 * np.pi * sigma**2)))
+            # exact standard deviation of filtered unit white noise: the kernel's L2 norm
+            impulse = np.zeros((1, 31, 31), dtype=np.float32)
+            impulse[0, 15, 15] = 1.0
+            kernel = ndi.gaussian_filter(impulse, (0, sigma, sigma))
+            noise *= np.float32(1.0 / np.sqrt(np.sum(kernel**2)))
         noisy = np.round(clean + np.float32(noise_hu) * noise).astype(np.float32)
     metadata = {"units": "HU", "kvp": float(kvp), "slice_thickness_mm": float(slice_thickness_mm)}
     volume = Volume(

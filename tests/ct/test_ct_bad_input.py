@@ -1,0 +1,50 @@
+"""Bad input: contrast CT, non-CT data, missing slices, mismatched masks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cardiolens.core.errors import GeometryError, ModalityError
+from cardiolens.core.volume import Volume
+from cardiolens.ct import load_calcium_ct, score_calcium
+from cardiolens.io import write_ct_series
+
+
+def test_contrast_ccta_is_flagged_by_its_blood_pool(phantoms):
+    phantom = phantoms[2]
+    blood = phantom.clean.array == 38.0  # the phantom's non-contrast blood
+    enhanced = phantom.clean.with_array(
+        np.where(blood, 420.0, phantom.clean.array).astype(np.float32)
+    )
+    result = score_calcium(enhanced)
+    assert any(
+        "contrast-enhanced" in flag and "blood pool" in flag for flag in result.quality_flags
+    )
+    assert not any("contrast" in flag for flag in score_calcium(phantom.clean).quality_flags)
+
+
+def test_nm_volume_gives_modality_error():
+    nm = Volume(np.zeros((4, 8, 8), np.float32), modality="NM")
+    with pytest.raises(ModalityError, match="needs CT"):
+        score_calcium(nm)
+
+
+def test_nm_file_gives_modality_error(physionet_dicom_dir):
+    with pytest.raises(ModalityError, match="needs a CT series; found NM"):
+        load_calcium_ct(next(physionet_dicom_dir.iterdir()))
+
+
+def test_missing_slices_give_a_clear_message(tmp_path):
+    volume = Volume(np.zeros((8, 16, 16), np.float32), spacing_mm=(3.0, 0.7, 0.7), modality="CT")
+    files = write_ct_series(tmp_path, volume, patient_id="P", study_uid="2.25.1")
+    files[4].unlink()
+    with pytest.raises(GeometryError, match="missing slices"):
+        load_calcium_ct(tmp_path)
+
+
+def test_label_mask_on_another_grid_is_refused(phantoms):
+    phantom = phantoms[0]
+    other = Volume(np.zeros((2, 2, 2), np.int16), modality="OT")
+    with pytest.raises(GeometryError, match="grid"):
+        score_calcium(phantom.volume, labels=other)
