@@ -110,6 +110,9 @@ def test_osem_study_counts_and_ac():
     ratio_nac = nac.stress.summed.array[myo].mean() / nac.stress.summed.array.mean()
     assert ratio_ac > 2 and ratio_nac > 2
     assert ac.stress.summed.array.sum() > nac.stress.summed.array.sum()
+    again = simulate_spect(protocol=protocol, **kwargs)
+    # same seed, same pixels
+    assert np.array_equal(again.stress.gates[0].array, ac.stress.gates[0].array)
 
 
 @pytest.mark.parametrize(

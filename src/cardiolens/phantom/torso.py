@@ -143,7 +143,7 @@ def torso_layout(
         Organ("descending_aorta", _cylinder_z((25.0, 55.0), (12.0, 12.0)), 0.13, "soft_tissue"),
         Organ("rv_myocardium", _shell(rv_outer, rv_inner), 0.42, "soft_tissue"),
         Organ("rv_blood", rv_inner, 0.13, "soft_tissue"),
-        Organ("liver", liver, 1.1, "soft_tissue", extracardiac=True),
+        Organ("liver", liver, 1.0, "soft_tissue", extracardiac=True),
         Organ(
             "stomach_wall", _shell(stomach, stomach_lumen), 0.9, "soft_tissue", extracardiac=True
         ),
