@@ -290,7 +290,10 @@ class FeatureSchema:
 
 def _encode_column(values: pd.Series, spec: ColumnSpec) -> pd.Series:
     """Validate one column and return it as floats (category index for coded columns)."""
-    present = values.notna() & (values.astype(str).str.strip() != "")
+    if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        present = values.notna()  # fast path: no text to parse
+    else:
+        present = values.notna() & (values.astype(str).str.strip() != "")
     if spec.kind is ColumnKind.NUMERIC:
         numbers = pd.to_numeric(values.where(present), errors="coerce")
         text = present & numbers.isna()
@@ -311,7 +314,7 @@ def _encode_column(values: pd.Series, spec: ColumnSpec) -> pd.Series:
                 + "; correct the value or leave it empty (missing)"
             )
         return numbers.astype(float)
-    codes = values.where(present).map(lambda v: _code(v) if pd.notna(v) else np.nan)
+    codes = values.where(present).astype(object).map(lambda v: _code(v) if pd.notna(v) else np.nan)
     lookup = {code: float(i) for i, code in enumerate(spec.categories)}
     unseen = codes.notna() & ~codes.isin(list(lookup))
     if unseen.any():
@@ -329,8 +332,8 @@ def infer_schema(table: pd.DataFrame, features: list[str] | None = None) -> Feat
     Known clinical names (:data:`KNOWN_COLUMNS`: age, trestbps, chol, thalach, ...) get
     their plausibility limits and codes; the training data must respect them. Other
     numeric columns with only 0/1 values are binary; other numeric columns get the
-    training range widened by half its width on each side (not below 0 when the
-    training data are non-negative); text columns with at most 50 distinct values are
+    training range widened on each side by half of the larger of its width and its
+    largest absolute value (not below 0 when the training data are non-negative); text columns with at most 50 distinct values are
     categorical.
 
     Parameters

@@ -75,7 +75,21 @@ class IsotonicCalibrator:
 
 
 class VennAbersCalibrator:
-    """Inductive Venn-Abers predictor: calibrated risk with a probability interval."""
+    """Inductive Venn-Abers predictor: calibrated risk with a probability interval.
+
+    Parameters
+    ----------
+    max_calibration
+        Fitting costs O(n^2); larger calibration sets are reduced to a random subset of
+        this size (validity holds for any exchangeable subset; the interval widens
+        slightly).
+    random_state
+        Seed of that subset.
+    """
+
+    def __init__(self, max_calibration: int = 2000, random_state: int = 0) -> None:
+        self.max_calibration = max_calibration
+        self.random_state = random_state
 
     def fit(self, probability: np.ndarray, y: np.ndarray) -> VennAbersCalibrator:
         """Precompute ``p0`` and ``p1`` for every rank a test score can take.
@@ -88,6 +102,11 @@ class VennAbersCalibrator:
             Calibration outcomes 0/1, shape (n,).
         """
         score = _check(probability, y)
+        y = np.asarray(y)
+        if len(score) > self.max_calibration:
+            rng = np.random.default_rng(self.random_state)
+            keep = rng.choice(len(score), self.max_calibration, replace=False)
+            score, y = score[keep], y[keep]
         order = np.argsort(score, kind="stable")
         self.score_ = score[order]
         labels = np.asarray(y, float)[order]

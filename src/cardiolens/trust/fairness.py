@@ -124,6 +124,9 @@ def audit_fairness(
                 **{m: float(spread[m].max() - spread[m].min()) for m in GAP_METRICS},
             }
         )
+    if not tables:
+        empty = pd.DataFrame(columns=["attribute", "group", *metrics])
+        return FairnessAudit(threshold, empty, pd.DataFrame(columns=["attribute", *GAP_METRICS]))
     return FairnessAudit(threshold, pd.concat(tables, ignore_index=True), pd.DataFrame(gaps))
 
 
