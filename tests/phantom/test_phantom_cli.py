@@ -34,13 +34,17 @@ def test_simulate_spect_image_space(tmp_path):
         "image_space",
         "--no-rest",
     ]
-    result = CliRunner().invoke(
-        app, [*args, "--defect", "RCA:extent=10:severity=50", "--lvef", "50"]
-    )
+    options = ["--defect", "RCA:extent=10:severity=50", "--lvef", "50"]
+    motion = ["--wall-motion", "S7+13:amplitude=0.3:delay=60"]
+    result = CliRunner().invoke(app, [*args, *options, *motion])
     assert result.exit_code == 0, result.output
     truth = json.loads((tmp_path / "ground_truth.json").read_text())
     assert truth["lvef_pct"] == 50 and truth["defects"][0]["territory"] == "RCA"
     assert abs(truth["territory_extent_pct"]["stress"]["RCA"] - 10) < 1
+    assert truth["parameters"]["wall_motion"][0]["segments"] == [7, 13]
+    # ESV exact despite hypokinesis and phase delay
+    assert min(truth["gate_cavity_volumes_ml"]) == pytest.approx(60.0)
+    assert min(truth["gate_cavity_mask_volumes_ml"]) == pytest.approx(60.0, rel=0.02)
     assert (tmp_path / "stress_gated.dcm").exists() and not (tmp_path / "rest_gated.dcm").exists()
 
 

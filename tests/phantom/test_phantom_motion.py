@@ -5,11 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from cardiolens.core.errors import ParameterError
 from cardiolens.phantom.lv_geometry import design_lv, lv_axes, lv_coordinates
 from cardiolens.phantom.motion import (
     WallMotionSpec,
     gate_shapes,
     lv_tissue_at_gate,
+    parse_wall_motion,
     volume_curve_ml,
 )
 
@@ -66,3 +68,12 @@ def test_hypokinetic_wall_moves_less():
     h0 = np.full(2, 0.5 * lv.cavity_length_mm)
     factor = hypo.local_radial_factor(h0, np.array([0.0, 180.0]), lv.cavity_length_mm)
     assert factor[0] > factor[1]  # mid anterior (segment 7) contracts less than mid inferior
+
+
+def test_parse_wall_motion():
+    assert parse_wall_motion("S7+13:amplitude=0.3:delay=60") == WallMotionSpec((7, 13), 0.3, 60.0)
+    assert parse_wall_motion("RCA").segments == (3, 4, 9, 10, 15)
+    with pytest.raises(ParameterError, match="amplitude= or delay="):
+        parse_wall_motion("LAD:amp=0.3")
+    with pytest.raises(ParameterError, match="Did you mean 'LCx'"):
+        parse_wall_motion("LCX2:amplitude=0.3")

@@ -27,6 +27,14 @@ def spect(
             "LOCATION is LAD, LCx, RCA, S7+13 (AHA segments) or balanced. Repeatable.",
         ),
     ] = None,
+    wall_motion: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--wall-motion",
+            help="LOCATION[:amplitude=0.3][:delay=60]: regional hypokinesis (radial motion relative "
+            "to normal) and phase delay (degrees of the cycle). Repeatable.",
+        ),
+    ] = None,
     lvef: Annotated[float, typer.Option("--lvef", help="LV ejection fraction (%).")] = 60.0,
     edv: Annotated[float, typer.Option("--edv", help="End-diastolic volume (mL).")] = 120.0,
     counts: Annotated[
@@ -51,6 +59,7 @@ def spect(
     ] = False,
 ) -> None:
     """Simulate a gated stress/rest myocardial perfusion SPECT study with ground truth."""
+    from cardiolens.phantom.motion import parse_wall_motion
     from cardiolens.phantom.perfusion import parse_defect_specs
     from cardiolens.phantom.spect import simulate_spect_study
 
@@ -58,6 +67,7 @@ def spect(
         out,
         seed=seed,
         defects=parse_defect_specs(defect or []),
+        wall_motion=[parse_wall_motion(text) for text in wall_motion or []],
         lvef_pct=lvef,
         edv_ml=edv,
         counts=counts,

@@ -1,7 +1,7 @@
 """Physics-based digital phantoms (SPECT/PET, CT) with exact ground truth."""
 
 from cardiolens.phantom.lv_geometry import LVGeometry, design_lv, lv_axes
-from cardiolens.phantom.motion import WallMotionSpec, volume_curve_ml
+from cardiolens.phantom.motion import WallMotionSpec, parse_wall_motion, volume_curve_ml
 from cardiolens.phantom.perfusion import (
     DefectSpec,
     DefectType,
@@ -49,6 +49,7 @@ __all__ = [
     "mbf_from_k1",
     "parse_defect_spec",
     "parse_defect_specs",
+    "parse_wall_motion",
     "physionet_realism",
     "realism_metrics",
     "simulate_pet_dynamic",

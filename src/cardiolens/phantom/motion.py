@@ -33,6 +33,7 @@ import numpy as np
 from cardiolens.core.aha import aha_segment
 from cardiolens.core.errors import ParameterError
 from cardiolens.phantom.lv_geometry import LVCoordinates, LVGeometry
+from cardiolens.phantom.perfusion import location_segments
 
 __all__ = [
     "END_SYSTOLE_PHASE",
@@ -41,6 +42,7 @@ __all__ = [
     "volume_curve_ml",
     "gate_shapes",
     "lv_tissue_at_gate",
+    "parse_wall_motion",
 ]
 
 END_SYSTOLE_PHASE = 3 / 8
@@ -202,3 +204,26 @@ def lv_tissue_at_gate(
     myocardium = (coords.r_mm >= r_endo) & (coords.r_mm < r_epi)
     depth = np.clip((coords.r_mm - r_endo) / np.maximum(r_epi - r_endo, 1e-6), 0.0, 1.0)
     return cavity, myocardium, h0, depth
+
+
+def parse_wall_motion(text: str) -> WallMotionSpec:
+    """Parse ``LOCATION[:amplitude=0.3][:delay=60]`` (LOCATION: LAD, LCx, RCA or S7+13).
+
+    ``amplitude`` is the radial motion relative to normal (0 akinetic, 1 normal);
+    ``delay`` the phase delay in degrees of the cycle.
+    """
+    location, *options = [p.strip() for p in text.split(":") if p.strip()] or [""]
+    values = {"amplitude": 1.0, "delay": 0.0}
+    for option in options:
+        key, sep, value = option.partition("=")
+        if not sep or key.strip().lower() not in values:
+            raise ParameterError(
+                f"--wall-motion {text!r}: unknown option {option!r}; expected amplitude= or delay="
+            )
+        try:
+            values[key.strip().lower()] = float(value)
+        except ValueError:
+            raise ParameterError(
+                f"--wall-motion {text!r}: {key} must be a number; got {value!r}"
+            ) from None
+    return WallMotionSpec(location_segments(location), values["amplitude"], values["delay"])

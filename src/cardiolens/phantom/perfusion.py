@@ -29,6 +29,7 @@ __all__ = [
     "DefectType",
     "DefectSpec",
     "DefectRegion",
+    "location_segments",
     "parse_defect_spec",
     "parse_defect_specs",
     "balanced_three_vessel",
@@ -46,7 +47,7 @@ class DefectType(StrEnum):
     MIXED = "mixed"  # scar with peri-infarct ischaemia: partly reversible
 
 
-def _location_segments(location: str) -> tuple[int, ...]:
+def location_segments(location: str) -> tuple[int, ...]:
     """AHA segments of a location: ``LAD``, ``LCx``, ``RCA`` or ``S7+8+13``."""
     text = location.strip()
     territories = {t.value.lower(): t for t in Territory}
@@ -103,7 +104,7 @@ class DefectSpec:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "defect_type", DefectType(self.defect_type))
-        _location_segments(self.location)
+        location_segments(self.location)
         if not 0 <= self.severity_pct <= 100:
             raise ParameterError(
                 f"defect {self.location}: severity must be 0-100 % uptake reduction; got {self.severity_pct}"
@@ -125,7 +126,7 @@ class DefectSpec:
     @property
     def segments(self) -> tuple[int, ...]:
         """AHA segments the defect may occupy."""
-        return _location_segments(self.location)
+        return location_segments(self.location)
 
     @property
     def territory(self) -> str:

@@ -549,7 +549,7 @@ def _acquire(
             out[state] = (gates, np.sum(gates, axis=0), None)
         return out
     scanner = SpectScanner(mu_per_cm, voxel_mm, protocol)
-    for state, maps in activity.items():
+    for state, maps in _progress(list(activity.items()), progress, "projection + OSEM"):
         expected = scanner.project(maps)
         noisy, _ = poisson_projections(expected, counts, rng)
         gates = scanner.reconstruct(
