@@ -444,6 +444,13 @@ def _write_dicom_outputs(
         key: s for key, s in outputs.sources.items() if s.files and is_dicom_file(s.files[0])
     }
     sr_path = None
+    not_dicom = sorted(set(outputs.sources) - set(dicom_sources))
+    if not_dicom:
+        outputs.flag(
+            "report",
+            f"no DICOM SR/SEG for {', '.join(not_dicom)}: the input is not DICOM",
+            "info",
+        )
     if dicom_sources:
         try:
             sr_path = write_measurement_report(out / "sr.dcm", data, dicom_sources)
@@ -579,10 +586,18 @@ def analyze_study(
         )
         unused = [s for s in study.series if s.series_uid not in analysed]
         for series in unused:
+            unknown = series.role == SeriesRole.UNKNOWN
+            reason = (
+                f"its role is unknown; pass --role {series.series_uid}=ROLE (for example "
+                "spect_rest or ct_calcium)"
+                if unknown
+                else "no stage applies"
+            )
             outputs.flag(
                 "pipeline",
-                f"series {series.series_uid} ({series.role.value}, {series.modality}) not analysed: no stage applies",
-                "info",
+                f"series {series.series_uid} ({series.role.value}, {series.modality}) "
+                f"not analysed: {reason}",
+                "warning" if unknown else "info",
             )
         step("writing the report")
         data = {
