@@ -202,3 +202,16 @@ def test_failing_series_is_listed_and_the_other_reported(
     assert "no LV-like structure" in failure["error"]
     assert "no LV-like structure" in report.html_path.read_text()
     assert any("Stress images could not be analysed" in f for f in data["narrative"]["findings"])
+
+
+def test_nifti_needs_a_role_and_gets_no_dicom_outputs(physionet_masks_dir, tmp_path):
+    image = physionet_masks_dir / "patient001_0000.nii.gz"
+    unknown = analyze_study(image, tmp_path / "unknown", progress=False)
+    assert unknown.data["nuclear"] is None
+    assert any("--role patient001_0000=ROLE" in f["message"] for f in unknown.data["quality_flags"])
+    report = analyze_study(
+        image, tmp_path / "rest", role_overrides={"patient001_0000": "spect_rest"}, progress=False
+    )
+    assert report.data["nuclear"]["rest"] is not None
+    assert report.sr_path is None and report.seg_paths == ()
+    assert any("not DICOM" in f["message"] for f in report.data["quality_flags"])
