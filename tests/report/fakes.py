@@ -91,7 +91,7 @@ def calcium_json(agatston_lad: float = 150.0, agatston_rca: float = 30.0) -> dic
         "mass_mg": 30.0,
         "mass_calibration": {"factor_mg_per_hu_mm3": 7.2e-4, "source": "default 120 kV"},
         "category": "100-299",
-        "cac_drs": "A2/N2",
+        "cac_drs": {"category": 2, "vessels": 2, "label": "CAC-DRS A2/N2"},
         "per_artery": {
             "LM": {"agatston": 0.0, "volume_mm3": 0.0, "mass_mg": 0.0},
             "LAD": {"agatston": agatston_lad, "volume_mm3": 120.0, "mass_mg": 25.0},
