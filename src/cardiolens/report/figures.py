@@ -90,7 +90,17 @@ def bullseye_png(
         radius = 0.0 if segment == 17 else (inner + outer) / 2
         x = radius * np.cos(np.deg2rad(theta))
         y = radius * np.sin(np.deg2rad(theta))
-        axes.text(x, y, f"{value:.0f}", ha="center", va="center", fontsize=7, color="white")
+        red, green, blue, _ = colormap(norm(value))
+        luminance = 0.299 * red + 0.587 * green + 0.114 * blue
+        axes.text(
+            x,
+            y,
+            f"{value:.0f}",
+            ha="center",
+            va="center",
+            fontsize=7,
+            color="black" if luminance > 0.55 else "white",
+        )
     axes.set_xlim(-4.2, 4.2)
     axes.set_ylim(-4.2, 4.2)
     axes.set_aspect("equal")
