@@ -98,3 +98,56 @@ def test_evaluate_command(uci_training, uci_table, tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert (tmp_path / "eval" / "metrics.json").is_file() and "AUC" in result.output
+
+
+def test_survival_train_and_predict(tmp_path):
+    from cardiolens.risk.datasets import load_whas500
+
+    features, time, event = load_whas500()
+    table = features.assign(lenfol=time, fstat=event.astype(int)).iloc[:250]
+    table.to_csv(tmp_path / "whas.csv", index=False)
+    result = CliRunner().invoke(
+        app,
+        [
+            "risk",
+            "train",
+            str(tmp_path / "whas.csv"),
+            "--target",
+            "fstat",
+            "--time",
+            "lenfol",
+            "--horizon",
+            "365",
+            "--n-boot",
+            "5",
+            "--out",
+            str(tmp_path / "model"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "gradient_boosted_cox" in result.output and "cox" in result.output
+    result = CliRunner().invoke(
+        app,
+        [
+            "risk",
+            "predict",
+            str(tmp_path / "model"),
+            str(tmp_path / "whas.csv"),
+            "--out",
+            str(tmp_path / "p.csv"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    predictions = pd.read_csv(tmp_path / "p.csv")
+    assert list(predictions.columns)[:4] == ["row", "risk_at_365", "lower", "upper"]
+    assert predictions["risk_at_365"].between(0, 1).all()
+
+
+def test_survival_without_horizon_is_refused(tmp_path):
+    pd.DataFrame({"age": [60, 70], "t": [10, 20], "e": [1, 0]}).to_csv(
+        tmp_path / "s.csv", index=False
+    )
+    result = _cli(
+        "risk", "train", tmp_path / "s.csv", "--target", "e", "--time", "t", "--out", tmp_path / "m"
+    )
+    assert result.returncode == 2 and "--horizon" in result.stderr

@@ -56,7 +56,9 @@ def train(
     ] = None,
     horizon: Annotated[
         list[float] | None,
-        typer.Option("--horizon", help="Survival horizon(s) in the time column's units [1]."),
+        typer.Option(
+            "--horizon", help="Survival horizon(s), in the time column's units (required)."
+        ),
     ] = None,
     site: Annotated[
         str | None, typer.Option("--site", help="Site column: train on others, test on each.")
@@ -90,7 +92,7 @@ def train(
             table,
             time=time,
             event=event or target,
-            horizons=tuple(horizon or [1.0]),
+            horizons=tuple(horizon or ()),
             out=out,
             n_boot=n_boot,
             random_state=seed,
