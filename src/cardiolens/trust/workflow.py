@@ -582,6 +582,11 @@ def evaluate_model(
     into ``out`` when given.
     """
     served = load_model(model_dir)
+    if served.horizons:
+        raise ParameterError(
+            "evaluate scores binary-outcome models; a survival model's cross-validated "
+            "metrics are in its validation.json"
+        )
     y = binary_target(table, target)
     predicted = served.predict(table, explain=False)
     probability = predicted["probability"].to_numpy()
