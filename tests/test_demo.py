@@ -12,6 +12,7 @@ import pytest
 from cardiolens.audit import verify
 from cardiolens.cli import main
 from cardiolens.report.schema import validate_report
+from tests.report.browser import dump_dom
 from tests.report.test_report_dicom import dciodvfy_errors
 
 
@@ -42,6 +43,11 @@ def test_demo_prints_table_and_report_path(tmp_path, capsys):
     kinds = {hd.seg.segread(p).SegmentSequence[0].SegmentLabel for p in written if "seg" in p.name}
     assert {"LV myocardium (stress)", "LV myocardium (rest)", "calcified lesions"} == kinds
     assert (tmp_path / "demo" / "sr.dcm") in written
+    if shutil.which("chromium"):
+        dom = dump_dom(html_path, tmp_path / "profile")
+        n_figures = len(list((tmp_path / "demo" / "figures").glob("*.png")))
+        assert n_figures >= 8
+        assert 'data-images-loaded="true"' in dom and f'data-image-count="{n_figures}"' in dom
     if shutil.which("dciodvfy"):
         for path in written:
             assert dciodvfy_errors(path) == [], path.name
