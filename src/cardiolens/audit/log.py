@@ -153,10 +153,15 @@ class VerificationResult:
     bad_entry_id: str | None = None
 
 
-def _connect(path: Path) -> sqlite3.Connection:
+def _connect(path: Path, *, read_only: bool = False) -> sqlite3.Connection:
+    """A connection to the log; the tables and triggers are created unless read-only."""
     try:
-        connection = sqlite3.connect(path, isolation_level=None, timeout=30.0)
-        connection.executescript(_SCHEMA)
+        if read_only:
+            connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+            connection.execute("SELECT 1 FROM sqlite_master LIMIT 1")
+        else:
+            connection = sqlite3.connect(path, isolation_level=None, timeout=30.0)
+            connection.executescript(_SCHEMA)
     except sqlite3.DatabaseError as error:
         raise AuditError(f"not a readable SQLite audit log ({error})", path=path) from None
     return connection
@@ -300,7 +305,7 @@ def verify(db: str | Path) -> VerificationResult:
     path = Path(db)
     if not path.is_file():
         raise AuditError("audit log not found", path=path)
-    connection = _connect(path)
+    connection = _connect(path, read_only=True)
     try:
         rows = connection.execute(
             f"SELECT {', '.join(_COLUMNS)} FROM audit_entries ORDER BY seq"
