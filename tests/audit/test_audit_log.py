@@ -81,6 +81,7 @@ def test_one_byte_flipped_in_the_file_is_named(log_path):
     log_path.write_bytes(bytes(data))
     result = verify(log_path)
     assert not result.ok and result.bad_seq == 3  # details of the third entry (index 2)
+    assert log_path.read_bytes() == bytes(data)  # verification never writes
 
 
 def test_deleted_entry_is_named(log_path, capsys):
