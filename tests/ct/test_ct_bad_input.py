@@ -48,3 +48,13 @@ def test_label_mask_on_another_grid_is_refused(phantoms):
     other = Volume(np.zeros((2, 2, 2), np.int16), modality="OT")
     with pytest.raises(GeometryError, match="grid"):
         score_calcium(phantom.volume, labels=other)
+
+
+def test_nifti_ct_is_accepted_and_nifti_counts_are_not(phantoms, tmp_path):
+    from cardiolens.io import write_nifti
+
+    write_nifti(phantoms[0].volume, tmp_path / "ct.nii.gz")
+    assert load_calcium_ct(tmp_path / "ct.nii.gz").shape == phantoms[0].volume.shape
+    write_nifti(Volume(np.ones((4, 8, 8), np.float32), modality="NM"), tmp_path / "nm.nii.gz")
+    with pytest.raises(ModalityError, match="needs a CT series"):
+        load_calcium_ct(tmp_path / "nm.nii.gz")

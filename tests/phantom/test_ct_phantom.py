@@ -43,9 +43,9 @@ def test_partial_volume_fractions_integrate_to_the_lesion_volume(increment, thic
     assert fraction.sum() * 0.6 * 0.6 * increment == pytest.approx(40.0, rel=0.02)
 
 
-def test_same_seed_same_pixels_and_noise_level():
-    a = simulate_ct(seed=5, noise_hu=20.0, **TINY)
-    b = simulate_ct(seed=5, noise_hu=20.0, **TINY)
+def test_same_seed_same_pixels_and_noise_set_by_dose():
+    a = simulate_ct(seed=5, noise_hu=10.0, dose_fraction=0.25, **TINY)  # quarter dose: 2x noise
+    b = simulate_ct(seed=5, noise_hu=10.0, dose_fraction=0.25, **TINY)
     assert np.array_equal(a.volume.array, b.volume.array)
     noise = (a.volume.array - a.clean.array)[a.volume.array > -900]
     assert noise.std() == pytest.approx(20.0, rel=0.05)

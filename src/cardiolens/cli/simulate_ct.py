@@ -28,8 +28,11 @@ def simulate_ct_command(
         typer.Option("--slice-increment", help="Slice spacing (mm); below the thickness overlaps."),
     ] = None,
     noise: Annotated[
-        float, typer.Option("--noise", help="Image noise standard deviation (HU).")
+        float, typer.Option("--noise", help="Image noise standard deviation at full dose (HU).")
     ] = 20.0,
+    dose_fraction: Annotated[
+        float, typer.Option("--dose-fraction", help="Dose relative to full (noise / sqrt(dose)).")
+    ] = 1.0,
     slices: Annotated[int, typer.Option("--slices", help="Number of slices.")] = 60,
     pixel: Annotated[
         float, typer.Option("--pixel", help="Pixel size (mm) of the 512 x 512 matrix.")
@@ -55,6 +58,7 @@ def simulate_ct_command(
         slice_increment_mm=slice_increment,
         kvp=kvp,
         noise_hu=noise,
+        dose_fraction=dose_fraction,
         lesions=specs,
         eat_ml=eat_ml,
         distractors=distractors,

@@ -31,6 +31,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from cardiolens.core.errors import ParameterError
+from cardiolens.ct.body import IN_PLANE_8
 
 __all__ = [
     "AGATSTON_REFERENCE_THICKNESS_MM",
@@ -45,10 +46,6 @@ __all__ = [
 AGATSTON_REFERENCE_THICKNESS_MM = 3.0
 
 _KVP_THRESHOLD_HU = {100.0: 147.0, 120.0: 130.0}
-
-#: In-plane 8-connectivity, no connection between slices (structure for ``ndi.label``).
-_IN_PLANE_8 = np.zeros((3, 3, 3), dtype=bool)
-_IN_PLANE_8[1] = True
 
 
 @dataclass(frozen=True)
@@ -139,7 +136,7 @@ def label_slice_lesions(
         ``labels`` (int32, same shape): 0 outside calcium, 1..n one per slice lesion
         (8-connected in-plane, never across slices) of area >= ``min_area_mm2``.
     """
-    labels, n = ndi.label(hu >= convention.threshold_hu, structure=_IN_PLANE_8)
+    labels, n = ndi.label(hu >= convention.threshold_hu, structure=IN_PLANE_8)
     if n == 0:
         return labels.astype(np.int32), 0
     area = np.bincount(labels.ravel(), minlength=n + 1) * pixel_area_mm2

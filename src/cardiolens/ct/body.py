@@ -5,10 +5,17 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage as ndi
 
-__all__ = ["body_mask", "in_plane_disk", "smooth_hu"]
+__all__ = ["CONNECTIVITY_26", "IN_PLANE_8", "body_mask", "in_plane_disk", "smooth_hu"]
 
 _IN_PLANE_4 = np.zeros((3, 3, 3), dtype=bool)
 _IN_PLANE_4[1] = ndi.generate_binary_structure(2, 1)
+
+#: ``ndi.label`` structure: 8-connectivity in the axial plane, no connection across slices.
+IN_PLANE_8 = np.zeros((3, 3, 3), dtype=bool)
+IN_PLANE_8[1] = True
+
+#: ``ndi.label`` structure: full 26-connectivity in 3D.
+CONNECTIVITY_26 = np.ones((3, 3, 3), dtype=bool)
 
 
 def in_plane_disk(radius_mm: float, pixel_mm: tuple[float, float]) -> np.ndarray:

@@ -109,7 +109,9 @@ def find_heart(volume: Volume) -> HeartRegion:
     ball = _ellipsoid_ball(_EROSION_MM, (1e3, *spacing[1:]))
     core, n = ndi.label(ndi.binary_erosion(tissue, structure=ball))
     if n == 0:
-        raise AnalysisError("no mediastinal soft tissue between the lungs: heart not found")
+        raise AnalysisError(
+            "no mediastinal soft tissue between the lungs: heart not found (calcium phantoms need --phantom)"
+        )
     sizes = np.bincount(core.ravel())
     sizes[0] = 0
     small = ndi.binary_dilation(core == int(np.argmax(sizes)), structure=ball) & tissue

@@ -22,6 +22,7 @@ from cardiolens.ct.agatston import (
     label_slice_lesions,
     slice_normalisation_factor,
 )
+from cardiolens.ct.body import CONNECTIVITY_26
 from cardiolens.ct.calibration import MassCalibration
 from cardiolens.ct.integrated_mass import IntegratedMassSettings, integrated_calcium_mass
 from cardiolens.ct.volume_mass import mass_score_mg, volume_score_mm3
@@ -42,7 +43,6 @@ class Artery(StrEnum):
 #: Any other positive value is a lesion of unknown artery (counted in the total only).
 LABEL_ARTERY: dict[int, Artery] = {1: Artery.LM, 2: Artery.LAD, 3: Artery.LCX, 4: Artery.RCA}
 
-_CONNECTIVITY_26 = np.ones((3, 3, 3), dtype=bool)
 _DEFAULT_CONVENTION = AgatstonConvention()
 _DEFAULT_INTEGRATED = IntegratedMassSettings()
 
@@ -119,7 +119,7 @@ def calcium_components(
     slice_labels, _ = label_slice_lesions(
         np.asarray(volume.array), pixel_area_mm2=sy * sx, convention=convention
     )
-    lesion_labels, n = ndi.label(slice_labels > 0, structure=_CONNECTIVITY_26)
+    lesion_labels, n = ndi.label(slice_labels > 0, structure=CONNECTIVITY_26)
     return slice_labels, lesion_labels.astype(np.int32), int(n)
 
 

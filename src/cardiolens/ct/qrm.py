@@ -28,7 +28,7 @@ from scipy import ndimage as ndi
 
 from cardiolens.core.errors import AnalysisError
 from cardiolens.core.volume import Volume
-from cardiolens.ct.body import body_mask, in_plane_disk, smooth_hu
+from cardiolens.ct.body import IN_PLANE_8, body_mask, in_plane_disk, smooth_hu
 from cardiolens.ct.calibration import (
     MassCalibration,
     calibration_from_rods,
@@ -51,8 +51,6 @@ _ROD_DIAMETER_MM = (7.0, 25.0)
 _ROD_HU = (150.0, 600.0)
 _EDGE_MARGIN_MM = 10.0
 _MIN_CNR = 6.0
-_IN_PLANE_8 = np.zeros((3, 3, 3), dtype=bool)
-_IN_PLANE_8[1] = True
 
 
 @dataclass(frozen=True)
@@ -146,7 +144,7 @@ def _find_water_rod(
 
 def _cnr(smoothed: np.ndarray, component: np.ndarray, calcium: np.ndarray) -> float:
     """Smoothed peak over the smoothed background of the crop, in standard deviations."""
-    background = smoothed[~ndi.binary_dilation(calcium, structure=_IN_PLANE_8, iterations=3)]
+    background = smoothed[~ndi.binary_dilation(calcium, structure=IN_PLANE_8, iterations=3)]
     if background.size < 20:
         return np.inf
     return float((smoothed[component].max() - background.mean()) / max(background.std(), 1e-3))
@@ -176,7 +174,9 @@ def find_phantom_inserts(
             "phantom mode: no phantom body (nothing denser than -300 HU) in the scan"
         )
     # In-plane distance to the body surface, slice by slice (2D Euclidean distance).
-    interior = np.stack([ndi.distance_transform_edt(b, sampling=(sy, sx)) > _EDGE_MARGIN_MM for b in body])
+    interior = np.stack(
+        [ndi.distance_transform_edt(b, sampling=(sy, sx)) > _EDGE_MARGIN_MM for b in body]
+    )
     n_vox = np.bincount(components.ravel(), minlength=n_components + 1)
     n_inside = np.bincount(components[interior].ravel(), minlength=n_components + 1)
     boxes = ndi.find_objects(components)

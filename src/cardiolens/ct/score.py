@@ -20,6 +20,7 @@ from scipy import ndimage as ndi
 from cardiolens.core.errors import GeometryError, ModalityError
 from cardiolens.core.volume import Volume
 from cardiolens.ct.agatston import AgatstonConvention
+from cardiolens.ct.body import CONNECTIVITY_26
 from cardiolens.ct.calibration import default_mass_calibration
 from cardiolens.ct.candidates import classify_candidates
 from cardiolens.ct.categories import agatston_category, cac_drs
@@ -39,8 +40,6 @@ __all__ = ["load_calcium_ct", "score_calcium"]
 
 logger = logging.getLogger(__name__)
 
-_CONNECTIVITY_26 = np.ones((3, 3, 3), dtype=bool)
-
 
 def load_calcium_ct(path: str | Path) -> Volume:
     """The CT volume (HU) of a calcium-scoring study folder or file.
@@ -48,7 +47,8 @@ def load_calcium_ct(path: str | Path) -> Volume:
     Raises
     ------
     ModalityError
-        When the study holds no CT series (for example an NM file).
+        When the study holds no CT series (for example an NM file); a NIfTI/NRRD image is
+        taken as CT when it holds air (1st percentile below -500 HU).
     GeometryError
         When slices are missing (the reader would interpolate them, which would
         invent calcium scores).
@@ -58,6 +58,8 @@ def load_calcium_ct(path: str | Path) -> Volume:
 
     study = load_study(path)
     cts = [s for s in study.series if s.modality == "CT"]
+    # NIfTI/NRRD carry no modality: accept an image that holds air at about -1000 HU.
+    cts = cts or [s for s in study.series if s.modality == "OT" and _looks_like_hu(s.volume)]
     if not cts:
         found = ", ".join(sorted({s.modality for s in study.series})) or "nothing"
         raise ModalityError(f"calcium scoring needs a CT series; found {found}", path)
@@ -76,6 +78,11 @@ def load_calcium_ct(path: str | Path) -> Volume:
     return volume
 
 
+def _looks_like_hu(volume: Volume) -> bool:
+    values = np.asarray(volume.array)[::4, ::8, ::8]
+    return bool(values.size and np.percentile(values, 1) < -500.0)
+
+
 def _check_input(volume: Volume) -> None:
     if volume.modality not in ("CT", "OT"):
         raise ModalityError(f"calcium scoring needs CT in HU; got modality {volume.modality}")
@@ -90,7 +97,7 @@ def _user_labels(labels: Volume, calcium: np.ndarray) -> tuple[np.ndarray, dict[
     out = np.zeros(values.shape, dtype=np.int32)
     arteries: dict[int, Artery] = {}
     for value in np.unique(values[calcium & (values > 0)]):
-        parts, n = ndi.label(calcium & (values == value), structure=_CONNECTIVITY_26)
+        parts, n = ndi.label(calcium & (values == value), structure=CONNECTIVITY_26)
         first = int(out.max())
         out[parts > 0] = parts[parts > 0] + first
         artery = LABEL_ARTERY.get(int(value))
@@ -143,6 +150,10 @@ def score_calcium(
         flags.append(
             f"slice thickness {float(thickness):g} mm (Agatston is defined on 3 mm); scores normalised by increment/3 mm"
         )
+    if labels is not None and not labels.same_geometry(volume):
+        raise GeometryError(
+            "the label mask is not on the CT's grid (shape, spacing, origin, direction)"
+        )
     slice_labels, components, n = calcium_components(volume, convention)
     eat = None
     excluded: dict[str, int] = {}
@@ -160,18 +171,12 @@ def score_calcium(
         heart = find_heart(volume)
         if heart.contrast_enhanced:
             flags.append(
-                f"contrast-enhanced scan: blood pool {heart.blood_pool_hu:.0f} HU > {CONTRAST_BLOOD_POOL_HU:.0f} HU; "
-                "calcium scores are only valid on non-contrast CT"
+                f"contrast-enhanced scan: blood pool {heart.blood_pool_hu:.0f} HU > "
+                f"{CONTRAST_BLOOD_POOL_HU:.0f} HU; calcium scores are only valid on non-contrast CT"
             )
         pericardium = segment_pericardium(volume, heart)
         eat = epicardial_fat(volume, pericardium)
-        if labels is not None:
-            if not labels.same_geometry(volume):
-                raise GeometryError(
-                    "the label mask is not on the CT's grid (shape, spacing, origin, direction)"
-                )
-            lesion_labels, arteries = _user_labels(labels, slice_labels > 0)
-        else:
+        if labels is None:
             decision = classify_candidates(
                 volume, components, pericardium, thoracic_cavity(heart.lungs)
             )
@@ -179,6 +184,9 @@ def score_calcium(
             arteries, review = decision.arteries, decision.needs_review
             for reason in decision.excluded.values():
                 excluded[reason] = excluded.get(reason, 0) + 1
+    if labels is not None:  # the user's corrected lesions replace the automatic ones
+        lesion_labels, arteries = _user_labels(labels, slice_labels > 0)
+        review = frozenset()
     lesions = tuple(
         lesion.with_assignment(lesion.artery, lesion.lesion_id in review)
         for lesion in measure_lesions(

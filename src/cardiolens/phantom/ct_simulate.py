@@ -163,6 +163,7 @@ def simulate_ct(
     kvp: float = 120.0,
     noise_hu: float = 20.0,
     noise_correlation_mm: float = 0.5,
+    dose_fraction: float = 1.0,
     lesions: Sequence[LesionSpec] | str = "random",
     eat_ml: float = 150.0,
     distractors: bool = True,
@@ -183,9 +184,12 @@ def simulate_ct(
     kvp
         Tube voltage (80-140 kV), sets the HU of calcium.
     noise_hu
-        Standard deviation of the image noise (HU); 0 gives the noise-free image.
+        Standard deviation of the image noise at full dose (HU); 0 gives the noise-free image.
     noise_correlation_mm
         In-plane correlation length (Gaussian sigma) of the noise; 0 for white noise.
+    dose_fraction
+        Tube current-time product relative to full dose (e.g. 0.5); quantum noise scales
+        as ``noise_hu / sqrt(dose_fraction)``.
     lesions
         Coronary lesions, or ``"random"`` (1-6 random lesions).
     eat_ml
@@ -202,6 +206,9 @@ def simulate_ct(
         )
     if noise_hu < 0:
         raise ParameterError(f"noise_hu must be >= 0; got {noise_hu}")
+    if not 0.0 < dose_fraction <= 4.0:
+        raise ParameterError(f"dose_fraction must be in (0, 4]; got {dose_fraction}")
+    noise_hu = noise_hu / np.sqrt(dose_fraction)
     rng = np.random.default_rng(seed)
     specs = random_lesion_specs(rng) if isinstance(lesions, str) else list(lesions)
     z, y, x = _grid(matrix, pixel_mm, increment)
@@ -230,8 +237,7 @@ def simulate_ct(
     region[r <= surface] = 1
     cavity = (
         np.sum(
-            ((points - heart.centre_mm) @ heart.frame.T / (heart.axes_mm * [0.8, 0.75, 0.75]))
-            ** 2,
+            ((points - heart.centre_mm) @ heart.frame.T / (heart.axes_mm * [0.8, 0.75, 0.75])) ** 2,
             axis=1,
         )
         <= 1.0
@@ -256,7 +262,9 @@ def simulate_ct(
     region[aorta & (region != 0)] = 1
     sub = image[box].reshape(-1)
     # Paracardial fat does not displace the descending aorta and its fat collar.
-    descending = np.hypot(points[:, 0] - _DESCENDING_AORTA_MM[0], points[:, 1] - _DESCENDING_AORTA_MM[1])
+    descending = np.hypot(
+        points[:, 0] - _DESCENDING_AORTA_MM[0], points[:, 1] - _DESCENDING_AORTA_MM[1]
+    )
     inside = (region > 0) & ~((region == 4) & (descending <= _AORTA_RADIUS_MM + 4.0))
     sub[inside] = values[inside]
     image[box] = sub.reshape(box_shape)
@@ -330,6 +338,7 @@ def simulate_ct(
         settings={
             "seed": seed,
             "noise_hu": noise_hu,
+            "dose_fraction": dose_fraction,
             "noise_correlation_mm": noise_correlation_mm,
             "pixel_mm": pixel_mm,
             "slice_thickness_mm": slice_thickness_mm,
