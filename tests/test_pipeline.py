@@ -131,6 +131,8 @@ def test_each_physionet_rest_study(physionet_dicom_dir, tmp_path, index):
     assert any(f.startswith("Rest perfusion") for f in report.data["narrative"]["findings"])
     assert any("Stress images are absent" in f for f in report.data["narrative"]["findings"])
     assert report.html_path.is_file() and verify(report.audit_db).ok
+    [normals] = [m for m in report.data["provenance"]["models"] if "normal" in m["name"]]
+    assert len(normals["sha256"]) == 64
 
 
 def test_qrm_phantom_ct_reports_calcium(qrm_ct_dir, tmp_path, capsys):

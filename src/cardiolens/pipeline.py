@@ -179,6 +179,15 @@ def _cardiac_views(state: Any) -> list[tuple[str, np.ndarray, np.ndarray]]:
     return panels
 
 
+def _default_normals_path() -> Path:
+    """The normal database file shipped with cardiolens (used when none is given)."""
+    from importlib.resources import files
+
+    from cardiolens.nuclear.normals import DEFAULT_DATABASE_FILE
+
+    return Path(str(files("cardiolens.nuclear").joinpath("data", DEFAULT_DATABASE_FILE)))
+
+
 def _run_nuclear(study: Study, outputs: _Outputs, normals_path: Path | None) -> None:
     stress, stress_parts = _perfusion_series(study, _STRESS_ROLES)
     rest, rest_parts = _perfusion_series(study, _REST_ROLES)
@@ -215,7 +224,7 @@ def _run_nuclear(study: Study, outputs: _Outputs, normals_path: Path | None) -> 
         {
             "name": "nuclear normal database",
             "version": "{sex}/{camera}/{tracer}/{protocol}, {n_studies} studies".format(**database),
-            "sha256": None if normals_path is None else sha256_file(normals_path),
+            "sha256": sha256_file(normals_path or _default_normals_path()),
         }
     )
     nuclear.setdefault("stress", None)
