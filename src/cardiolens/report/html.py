@@ -41,8 +41,8 @@ table { border-collapse: collapse; margin: 4px 0; } td, th { border: 1px solid #
 .impression { background: #f4f7fb; border-left: 4px solid #2a5db0; padding: 6px 10px; }
 .review { color: #fff; background: #c0392b; padding: 1px 6px; border-radius: 3px; }
 .flag { color: #8a5300; } .failed { color: #a00; } .small { font-size: 10px; color: #555; }
-@media print { body { margin: 0; font-size: 10px; } section { break-inside: avoid; }
-  .bullseye img { width: 200px; } }
+@media print { @page { size: A4; margin: 10mm; } body { margin: 0; font-size: 9px; }
+  .grid { break-inside: avoid; } img { max-height: 190px; } .bullseye img { width: 180px; } }
 """
 
 _SCRIPT = """
