@@ -12,6 +12,11 @@ from cardiolens.phantom import DefectSpec, simulate_spect, simulate_spect_study
 from cardiolens.phantom.spect_physics import AcquisitionProtocol, poisson_projections
 
 SMALL = {"matrix": (40, 48, 48), "voxel_mm": 4.0, "method": "image_space"}
+FAST = {
+    "matrix": (24, 32, 32),
+    "voxel_mm": 7.0,
+    "method": "image_space",
+}  # where accuracy is not the point
 DEFECT = DefectSpec("LAD", severity_pct=60, extent_pct=15)
 
 
@@ -46,11 +51,11 @@ def test_round_trip_through_reader(tmp_path):
     assert np.abs(stress.gates[0].array - expected).max() <= 1e-3 * expected.max() + 1e-6
 
 
-def test_same_seed_same_pixels(phantom):
-    twin = simulate_spect(seed=3, lvef_pct=55, edv_ml=130, defects=[DEFECT], **SMALL)
-    other = simulate_spect(seed=4, lvef_pct=55, edv_ml=130, defects=[DEFECT], **SMALL)
-    assert np.array_equal(twin.stress.gates[2].array, phantom.stress.gates[2].array)
-    assert not np.array_equal(other.stress.gates[2].array, phantom.stress.gates[2].array)
+def test_same_seed_same_pixels():
+    first, twin, other = (simulate_spect(seed=s, defects=[DEFECT], **FAST) for s in (3, 3, 4))
+    assert np.array_equal(twin.stress.gates[2].array, first.stress.gates[2].array)
+    assert np.array_equal(twin.rest.summed.array, first.rest.summed.array)
+    assert not np.array_equal(other.stress.gates[2].array, first.stress.gates[2].array)
 
 
 def test_cavity_masks_match_edv_and_esv(phantom):
@@ -127,4 +132,20 @@ def test_osem_study_counts_and_ac():
 )
 def test_bad_options_are_clear(kwargs, message):
     with pytest.raises(ParameterError, match=message):
-        simulate_spect(seed=0, **{**SMALL, **kwargs})
+        simulate_spect(seed=0, **{**FAST, **kwargs})
+
+
+def test_explicit_rest_defects_and_mixed_type():
+    stress = [DefectSpec("LAD", 70, 12, "mixed", rest_severity_pct=20), DefectSpec("RCA", 50, 8)]
+    phantom = simulate_spect(
+        seed=6, defects=stress, rest_defects=[DefectSpec("LCx", 40, 10)], **FAST
+    )
+    rest = phantom.truth.territory_extent_pct["rest"]
+    assert rest["LAD"] == 0 and rest["RCA"] == 0 and abs(rest["LCx"] - 10) < 0.1
+    derived = simulate_spect(seed=6, defects=stress, include_rest=False, **FAST).truth
+    assert (
+        abs(derived.territory_extent_pct["rest"]["LAD"] - 12) < 0.1
+    )  # mixed: rest keeps the region
+    assert derived.territory_extent_pct["rest"]["RCA"] == 0  # reversible
+    lad = next(d for d in derived.defects if d["location"] == "LAD")
+    assert (lad["stress_severity_pct"], lad["rest_severity_pct"]) == (70, 20)

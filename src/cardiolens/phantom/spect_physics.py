@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from cardiolens.core.errors import GeometryError
 from cardiolens.phantom.spect_projector import back_project, build_projector_model, forward_project
 
 __all__ = [
@@ -104,7 +105,7 @@ class SpectScanner:
 
         nz, ny, nx = mu_per_cm.shape
         if nx != ny:
-            raise ValueError(f"SPECT simulation needs a square in-plane grid; got {ny}x{nx}")
+            raise GeometryError(f"SPECT simulation needs a square in-plane grid; got {ny}x{nx}")
         psf = spect_dicom.get_psfmeta_from_scanner_params(
             protocol.collimator,
             140.5,
@@ -129,6 +130,15 @@ class SpectScanner:
             mu_per_cm=mu_per_cm,
         )
         self._likelihoods: dict[tuple[int, bool], object] = {}
+        logger.debug(
+            "SPECT projector: %d views, %d blur runs, %d x %d x %d voxels of %.2f mm",
+            len(self.model.views),
+            len(self.model.run_sigma_voxels),
+            nz,
+            ny,
+            nx,
+            voxel_mm,
+        )
 
     def _planes(self, images_zyx: Sequence[np.ndarray]) -> np.ndarray:
         nz, ny, nx = self.shape
@@ -198,25 +208,27 @@ def _system_matrix_class() -> type:
             super().__init__(object_meta=None, proj_meta=None)
             self.model, self.gates, self.attenuate = model, gates, attenuate
             self.n_views = len(model.views)
-            self.subset_indices_array = [np.arange(self.n_views)]
+            self.subset_indices_array = [slice(None)]
 
         def _get_object_initial(self, device=None):
             return torch.ones((self.model.n**2, self.gates * self.model.n_slices))
 
         def set_n_subsets(self, n_subsets: int) -> None:
-            self.subset_indices_array = [
-                np.arange(m, self.n_views, n_subsets) for m in range(n_subsets)
-            ]
+            self.subset_indices_array = [slice(m, None, n_subsets) for m in range(n_subsets)]
 
         def _views(self, subset_idx):
             return (
-                np.arange(self.n_views)
+                range(self.n_views)
                 if subset_idx is None
-                else self.subset_indices_array[subset_idx]
+                else range(self.n_views)[self.subset_indices_array[subset_idx]]
             )
 
         def get_projection_subset(self, projections, subset_idx):
-            return projections if subset_idx is None else projections[self._views(subset_idx)]
+            return (
+                projections
+                if subset_idx is None
+                else projections[self.subset_indices_array[subset_idx]]
+            )
 
         def get_weighting_subset(self, subset_idx) -> float:
             return 1.0 if subset_idx is None else len(self._views(subset_idx)) / self.n_views

@@ -169,6 +169,12 @@ def _blur(image: np.ndarray, sigma: float) -> np.ndarray:
     return ndimage.gaussian_filter1d(out, sigma, axis=2, mode="constant", truncate=_TRUNCATE_SIGMAS)
 
 
+def _runs(model: ProjectorModel) -> list[tuple[int, int]]:
+    """``(start, stop)`` of each run of ``u`` planes sharing one blur."""
+    stops = np.append(model.run_starts[1:], model.nu)
+    return [(int(a), int(b)) for a, b in zip(model.run_starts, stops, strict=True)]
+
+
 def forward_project(
     model: ProjectorModel, planes: np.ndarray, view_indices, attenuate: bool
 ) -> np.ndarray:
@@ -181,10 +187,9 @@ def forward_project(
         rotated = (model.views[a].rotate @ planes).reshape(nu, n, gates, nz)
         if attenuate:
             rotated *= model.attenuation[a][:, :, None, :]
-        binned = np.add.reduceat(rotated, model.run_starts, axis=0)
         total = np.zeros((n, gates, nz), dtype=np.float32)
-        for b, sigma in enumerate(model.run_sigma_voxels):
-            total += _blur(binned[b], sigma)
+        for (start, stop), sigma in zip(_runs(model), model.run_sigma_voxels, strict=True):
+            total += _blur(rotated[start:stop].sum(axis=0), sigma)
         out[k] = total.reshape(n, columns)
     return out
 
@@ -199,8 +204,9 @@ def back_project(
     out = np.zeros((n * n, columns), dtype=np.float32)
     for k, a in enumerate(view_indices):
         p = projections[k].reshape(n, gates, nz)
-        blurred = np.stack([_blur(p, sigma) for sigma in model.run_sigma_voxels])
-        spread = np.repeat(blurred, np.diff(np.append(model.run_starts, nu)), axis=0)
+        spread = np.empty((nu, n, gates, nz), dtype=np.float32)
+        for (start, stop), sigma in zip(_runs(model), model.run_sigma_voxels, strict=True):
+            spread[start:stop] = _blur(p, sigma)
         if attenuate:
             spread *= model.attenuation[a][:, :, None, :]
         out += model.views[a].rotate_t @ spread.reshape(nu * n, columns)
