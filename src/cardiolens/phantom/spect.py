@@ -44,6 +44,7 @@ from cardiolens.core.errors import ParameterError
 from cardiolens.core.volume import Volume
 from cardiolens.phantom.heart import (
     STATES,
+    MyocardiumSamples,
     box_coordinates,
     heart_box,
     myocardium_samples,
@@ -51,7 +52,7 @@ from cardiolens.phantom.heart import (
     segment_uptake,
 )
 from cardiolens.phantom.lv_geometry import LVGeometry, design_lv
-from cardiolens.phantom.motion import WallMotionSpec, gate_shapes
+from cardiolens.phantom.motion import GateShape, WallMotionSpec, gate_shapes
 from cardiolens.phantom.perfusion import DefectRegion, DefectSpec, DefectType, place_defect
 from cardiolens.phantom.spect_physics import (
     AcquisitionProtocol,
@@ -432,23 +433,65 @@ def simulate_spect(
         )
         for state, (gated, summed, projections) in images.items()
     }
-    voxel_ml = voxel_mm**3 / 1000.0
-    truth = SpectGroundTruth(
+    parameters = {
+        "lvef_pct": lvef_pct,
+        "edv_ml": edv_ml,
+        "n_gates": n_gates,
+        "matrix": list(shape),
+        "voxel_mm": voxel_mm,
+        "extracardiac": extracardiac,
+        "randomize_anatomy": randomize_anatomy,
+        "include_rest": include_rest,
+        "defects": [_spec_json(d) for d in defects],
+        "rest_defects": None if rest_defects is None else [_spec_json(d) for d in rest_defects],
+        "wall_motion": [asdict(w) for w in wall_motion],
+        "protocol": asdict(protocol),
+    }
+    truth = _ground_truth(
         seed=int(seed),
-        parameters={
-            "lvef_pct": lvef_pct,
-            "edv_ml": edv_ml,
-            "n_gates": n_gates,
-            "matrix": list(shape),
-            "voxel_mm": voxel_mm,
-            "extracardiac": extracardiac,
-            "randomize_anatomy": randomize_anatomy,
-            "include_rest": include_rest,
-            "defects": [_spec_json(d) for d in defects],
-            "rest_defects": None if rest_defects is None else [_spec_json(d) for d in rest_defects],
-            "wall_motion": [asdict(w) for w in wall_motion],
-            "protocol": asdict(protocol),
+        parameters=parameters,
+        lv=lv,
+        shapes=shapes,
+        samples=samples,
+        regions=regions,
+        cavity_masks=cavity_masks,
+        counts={s: float(counts) for s in states},
+        method=method,
+        attenuation_correction=attenuation_correction,
+    )
+    return SpectPhantom(
+        stress=results["stress"],
+        rest=results.get("rest"),
+        truth=truth,
+        myocardium_mask=myocardium_mask,
+        cavity_masks=cavity_masks,
+        defect_masks=defect_masks,
+        mu_map=out_volume(torso.mu_per_cm.astype(np.float32), units="1/cm"),
+        activity={
+            s: [out_volume(a.astype(np.float32), units="relative uptake") for a in acts]
+            for s, acts in activity.items()
         },
+    )
+
+
+def _ground_truth(
+    *,
+    seed: int,
+    parameters: dict[str, Any],
+    lv: LVGeometry,
+    shapes: Sequence[GateShape],
+    samples: MyocardiumSamples,
+    regions: dict[str, list[DefectRegion]],
+    cavity_masks: Sequence[Volume],
+    counts: dict[str, float],
+    method: str,
+    attenuation_correction: bool,
+) -> SpectGroundTruth:
+    """Assemble the exact truth of a simulated study (volumes from the analytic model and masks)."""
+    edv_ml, esv_ml = shapes[0].edv_ml, shapes[0].esv_ml
+    return SpectGroundTruth(
+        seed=seed,
+        parameters=parameters,
         lv_centre_lps_mm=tuple(float(v) for v in lv.centre_lps_mm),
         lv_apex_lps_mm=lv.apex_lps_mm,
         long_axis_lps=lv.long_axis,
@@ -457,10 +500,12 @@ def simulate_spect(
         wall_thickness_mm=lv.wall_thickness_mm,
         edv_ml=float(edv_ml),
         esv_ml=float(esv_ml),
-        lvef_pct=float(lvef_pct),
+        lvef_pct=float(parameters["lvef_pct"]),
         gate_phases=[s.phase for s in shapes],
         gate_cavity_volumes_ml=[s.cavity_volume_ml for s in shapes],
-        gate_cavity_mask_volumes_ml=[float(m.array.sum() * voxel_ml) for m in cavity_masks],
+        gate_cavity_mask_volumes_ml=[
+            float(m.array.sum() * m.voxel_volume_mm3 / 1000.0) for m in cavity_masks
+        ],
         myocardial_volume_ml=lv.myocardial_volume_mm3 / 1000.0,
         myocardial_mass_g=lv.myocardial_volume_mm3 / 1000.0 * MYOCARDIAL_DENSITY_G_PER_ML,
         segment_uptake={
@@ -476,10 +521,10 @@ def simulate_spect(
                 "centre_angle_deg": r.centre_angle_deg,
                 "centre_long_axis_fraction": r.centre_h_mm / lv.cavity_length_mm,
             }
-            for r in stress_regions
+            for r in regions["stress"]
         ],
         territory_extent_pct={s: _territory_extent(regions[s], samples, lv, s) for s in STATES},
-        counts={s: float(counts) for s in states},
+        counts=counts,
         method=method,
         attenuation_correction=bool(attenuation_correction),
         notes=[
@@ -488,19 +533,6 @@ def simulate_spect(
             "segment_uptake is the volume-weighted mean relative uptake (1 = normal) at end-diastole.",
             "Masks hold voxels at least half inside the structure on the image grid.",
         ],
-    )
-    return SpectPhantom(
-        stress=results["stress"],
-        rest=results.get("rest"),
-        truth=truth,
-        myocardium_mask=myocardium_mask,
-        cavity_masks=cavity_masks,
-        defect_masks=defect_masks,
-        mu_map=out_volume(torso.mu_per_cm.astype(np.float32), units="1/cm"),
-        activity={
-            s: [out_volume(a.astype(np.float32), units="relative uptake") for a in acts]
-            for s, acts in activity.items()
-        },
     )
 
 
