@@ -131,6 +131,7 @@ class SpectGroundTruth:
     anterior_axis_lps: tuple[float, float, float]
     septal_axis_lps: tuple[float, float, float]
     wall_thickness_mm: float
+    cavity_length_mm: float
     edv_ml: float
     esv_ml: float
     lvef_pct: float
@@ -498,6 +499,7 @@ def _ground_truth(
         anterior_axis_lps=lv.anterior_axis,
         septal_axis_lps=lv.septal_axis,
         wall_thickness_mm=lv.wall_thickness_mm,
+        cavity_length_mm=lv.cavity_length_mm,
         edv_ml=float(edv_ml),
         esv_ml=float(esv_ml),
         lvef_pct=float(parameters["lvef_pct"]),
