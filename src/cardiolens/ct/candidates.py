@@ -6,9 +6,10 @@ Rules (applied to each 3D calcium group of :func:`cardiolens.ct.lesions.calcium_
    sac of :mod:`cardiolens.ct.eat`. Then it is **chest wall** (ribs, costal cartilage,
    sternum) when half of it lies outside the per-slice convex hull of the lungs, and
    **extrapericardial** (spine, descending and arch aorta, ascending aorta above the sac)
-   otherwise -> excluded; unless it touches fat (>= 10 % of a 1-3 mm shell) and lies
-   within the largest sac radius of the neighbouring rays (at most 8 mm beyond its own): a
-   narrow fat groove that the sac's median filter smoothed away.
+   otherwise -> excluded; unless it touches fat (>= 10 % of a 1-3 mm shell), lies within
+   8 mm of the sac and within 1.15 times the sac's principal-axis ellipsoid: a fat groove
+   narrower than the sac's 3 x 3-ray median filter (the great vessels above the heart lie
+   beyond 1.3 times the ellipsoid).
 2. **Intracardiac** (aortic valve, mitral annulus, aortic root): its centre lies more than
    5 mm inside the heart surface along its ray and less than 10 % of a 1-3 mm shell around
    it is fat -> excluded. Coronary arteries run in the epicardial fat, outside the
@@ -77,6 +78,7 @@ _REVIEW_DISTANCE_MM = 10.0
 _REVIEW_AMBIGUITY_MM = 3.0
 _MIN_FAT_FRACTION = 0.1
 _MAX_GROOVE_MM = 8.0
+_MAX_GROOVE_ELLIPSOID = 1.15
 _SHELL_MM = (1.0, 3.0)
 
 
@@ -157,17 +159,14 @@ def _atlas_points(frame: HeartFrame, scale: float) -> dict[Artery, np.ndarray]:
 
 
 def _outside_sac_reason(
-    volume, components, label, box, pericardium, points, in_cavity
+    volume, components, label, box, pericardium, frame, points, in_cavity
 ) -> str | None:
     """Why a group outside the sac is not coronary, or ``None`` for a groove vessel."""
     if np.mean(in_cavity) < 0.5:
         return "chest_wall"
     r, _, sac = pericardium.radii(points)
-    _, _, sac_wide = pericardium.radii(points, sac_tolerance=True)
-    groove = np.minimum(sac_wide, sac + _MAX_GROOVE_MM)
-    if np.mean(r <= groove + _SAC_MARGIN_MM) < 0.5:
-        return "extrapericardial"
-    if _fat_fraction(volume, components, label, box) < _MIN_FAT_FRACTION:
+    near = (r <= sac + _MAX_GROOVE_MM) & (frame.normalised_radius(points) <= _MAX_GROOVE_ELLIPSOID)
+    if np.mean(near) < 0.5 or _fat_fraction(volume, components, label, box) < _MIN_FAT_FRACTION:
         return "extrapericardial"
     return None
 
@@ -210,7 +209,7 @@ def classify_candidates(
         r, _, sac = pericardium.radii(points)
         if np.mean(r <= sac + _SAC_MARGIN_MM) < 0.5:
             reason = _outside_sac_reason(
-                volume, components, label, box, pericardium, points, cavity[tuple(index.T)]
+                volume, components, label, box, pericardium, frame, points, cavity[tuple(index.T)]
             )
             if reason is not None:
                 excluded[label] = reason

@@ -66,24 +66,12 @@ class PericardiumModel:
     sac_radius_mm: np.ndarray
     sac_mask: np.ndarray
 
-    def radii(
-        self, points_mm: np.ndarray, *, sac_tolerance: bool = False
-    ) -> tuple[np.ndarray, ...]:
-        """Distance from the centre, heart-surface radius and sac radius along each point's ray.
-
-        With ``sac_tolerance`` the sac radius is the largest over the 5 x 5 neighbouring
-        rays (about 19 degrees), so that a narrow fat groove smoothed away by the median
-        filter still holds its own vessels.
-        """
+    def radii(self, points_mm: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Distance from the centre, heart-surface radius and sac radius along each point's ray."""
         d = np.atleast_2d(points_mm) - self.centre_mm
         r = np.linalg.norm(d, axis=1)
         coords = _angle_coords(d, r)
-        sac = (
-            _angular_filter(self.sac_radius_mm, ndi.maximum_filter, 5)
-            if sac_tolerance
-            else self.sac_radius_mm
-        )
-        return r, _interp(self.surface_radius_mm, coords), _interp(sac, coords)
+        return r, _interp(self.surface_radius_mm, coords), _interp(self.sac_radius_mm, coords)
 
 
 @dataclass(frozen=True)

@@ -418,6 +418,9 @@ def _add_lesions(image, specs, lines, rng, kvp, geometry):
                 for c, rc in centres
             ):
                 break
+        else:  # no free place on this artery: lesions must not touch (each has its own truth)
+            logger.info("no room for another %s lesion; left out", spec.artery)
+            continue
         label = len(placed) + 1
         if not _place(image, ellipsoid, spec.density_mg_cm3, kvp, geometry, labels, label):
             raise ParameterError(
