@@ -26,6 +26,11 @@ from sklearn.tree import DecisionTreeRegressor, export_text
 from cardiolens.core.errors import ParameterError
 
 
+def direction(shap: float) -> str:
+    """Plain-words effect of a contribution: "raises risk", "lowers risk" or "no effect"."""
+    return "raises risk" if shap > 0 else "lowers risk" if shap < 0 else "no effect"
+
+
 @dataclass(frozen=True)
 class FeatureContribution:
     """One feature's SHAP contribution to one patient's predicted log-odds."""
@@ -78,7 +83,7 @@ class ShapExplanation:
                 feature=self.feature_names[j],
                 value=float(self.data[row, j]),
                 shap=float(self.values[row, j]),
-                direction="raises risk" if self.values[row, j] > 0 else "lowers risk",
+                direction=direction(self.values[row, j]),
             )
             for j in order
         ]

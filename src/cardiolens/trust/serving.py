@@ -31,7 +31,7 @@ from cardiolens.risk.schema import ColumnKind, FeatureSchema
 from cardiolens.risk.survival import SurvivalKind
 from cardiolens.trust.calibration import VennAbersCalibrator
 from cardiolens.trust.conformal import MondrianConformalClassifier
-from cardiolens.trust.explain import RiskExplainer
+from cardiolens.trust.explain import RiskExplainer, direction
 
 logger = logging.getLogger(__name__)
 
@@ -197,23 +197,37 @@ class RiskModel:
         )
         if explain:
             explanation = self.explainer.explain(x)
-            result["top_features"] = [
-                json.dumps(self._top_features(explanation, i)) for i in range(len(x))
-            ]
+            result["top_features"] = self._top_features(explanation)
         return result
 
-    def _top_features(self, explanation, row: int) -> list[dict]:
-        top = []
-        for contribution in explanation.top_features(row, N_TOP_FEATURES):
-            item = contribution.to_dict()
-            spec = self.schema.columns[self.schema.names.index(contribution.feature)]
-            if np.isnan(contribution.value):
-                item["value"] = None
-            elif spec.kind is not ColumnKind.NUMERIC:
-                item["value"] = spec.categories[int(contribution.value)]
-            item["shap"] = round(item["shap"], 4)
-            top.append(item)
-        return top
+    def _top_features(self, explanation) -> list[str]:
+        """JSON list of the top SHAP contributions per patient, values in input codes."""
+        values = explanation.values
+        order = np.argsort(-np.abs(values), axis=1, kind="stable")[:, :N_TOP_FEATURES]
+        decoders = [
+            None if spec.kind is ColumnKind.NUMERIC else spec.categories
+            for spec in self.schema.columns
+        ]
+        rows = []
+        for i, columns in enumerate(order):
+            items = []
+            for j in columns:
+                raw, shap = explanation.data[i, j], float(values[i, j])
+                value = (
+                    None
+                    if np.isnan(raw)
+                    else (raw if decoders[j] is None else decoders[j][int(raw)])
+                )
+                items.append(
+                    {
+                        "feature": explanation.feature_names[j],
+                        "value": float(value) if isinstance(value, np.floating) else value,
+                        "shap": round(shap, 4),
+                        "direction": direction(shap),
+                    }
+                )
+            rows.append(json.dumps(items))
+        return rows
 
     def predict_one(self, features: dict, confidence: float | None = None) -> RiskPrediction:
         """Predict one patient from ``{column: value}`` (missing keys are an error; use
