@@ -26,14 +26,18 @@ def _physionet_files(folder: Path) -> list[Path]:
 
 @pytest.fixture(scope="module")
 def risk_model_dir(tmp_path_factory) -> Path:
-    """A small risk model over age and rest TPD (synthetic patients, quick settings)."""
+    """A small risk model over age and rest TPD (synthetic patients, quick settings).
+
+    The model's schema allows the range seen in training, so TPD spans 0-100 %.
+    """
     from cardiolens.trust.workflow import train_risk_model
 
     rng = np.random.default_rng(0)
     n = 240
     age = rng.normal(60, 10, n).round()
-    tpd = rng.gamma(1.5, 3.0, n).round(1)
-    risk = 1 / (1 + np.exp(-(-4 + 0.04 * age + 0.25 * tpd)))
+    tpd = rng.uniform(0.0, 100.0, n).round(1)  # the schema's allowed range is the data's
+    tpd[:2] = 0.0, 100.0
+    risk = 1 / (1 + np.exp(-(-4 + 0.04 * age + 0.05 * tpd)))
     table = pd.DataFrame(
         {"age": age, "rest_tpd_pct": tpd, "cad": (rng.random(n) < risk).astype(int)}
     )
@@ -217,3 +221,13 @@ def test_nifti_needs_a_role_and_gets_no_dicom_outputs(physionet_masks_dir, tmp_p
     assert report.data["nuclear"]["rest"] is not None
     assert report.sr_path is None and report.seg_paths == ()
     assert any("not DICOM" in f["message"] for f in report.data["quality_flags"])
+
+
+def test_risk_input_error_is_listed_not_fatal(physionet_dicom_dir, risk_model_dir, tmp_path):
+    source = _physionet_files(physionet_dicom_dir)[2]
+    report = analyze_study(
+        source, tmp_path / "out", clinical={"age": 400}, model_dir=risk_model_dir, progress=False
+    )
+    assert report.data["risk"] is None and report.data["nuclear"]["rest"] is not None
+    [failure] = report.data["failed"]
+    assert failure["stage"] == "risk" and "age" in failure["error"]
