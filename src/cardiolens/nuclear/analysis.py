@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from cardiolens.core.errors import ModalityError, ParameterError
+from cardiolens.core.errors import AnalysisError, ModalityError, ParameterError
 from cardiolens.core.study import Series
 from cardiolens.core.volume import Volume
 from cardiolens.nuclear.function import MIN_GATES, GatedFunction, gated_function
@@ -185,12 +185,23 @@ def _as_images(image: ImageInput, state: str) -> tuple[Volume, list[Volume]]:
     return summed, gates
 
 
+#: Counts are capped at this multiple of the LV shell's mean count (extracardiac hot spots).
+COUNT_CEILING_FACTOR = 2.5
+
+
 def _lv_axes(
     summed: Volume, location: LvLocation, long_axis_lps: tuple[float, float, float] | None
 ) -> LvAxes:
     """LV axes: estimated and refined, or from the manual long axis (not refined)."""
     axes = estimate_lv_axes(summed, location, long_axis_lps=long_axis_lps)
-    return axes if long_axis_lps is not None else refine_lv_axes(summed, axes)
+    if long_axis_lps is not None:
+        return axes
+    return refine_lv_axes(summed, axes, count_ceiling=_ceiling(location))
+
+
+def _ceiling(location: LvLocation) -> float:
+    """Count cap of the summed image (image units)."""
+    return COUNT_CEILING_FACTOR * location.shell_mean_counts
 
 
 def prepare_polar_map(
@@ -200,7 +211,7 @@ def prepare_polar_map(
     summed, _ = _as_images(image, "image")
     location = localize_lv(summed)
     axes = _lv_axes(summed, location, long_axis_lps)
-    return polar_map(fit_surfaces(summed, axes))
+    return polar_map(fit_surfaces(summed, axes, count_ceiling=_ceiling(location)))
 
 
 def analyze_image(
@@ -215,9 +226,16 @@ def analyze_image(
     summed, gates = _as_images(image, state)
     location = localize_lv(summed)
     axes = _lv_axes(summed, location, long_axis_lps)
-    surfaces = fit_surfaces(summed, axes)
+    surfaces = fit_surfaces(summed, axes, count_ceiling=_ceiling(location))
     polar = polar_map(surfaces)
     normals.check_grid(polar)
+    segments = segment_values_pct(polar)
+    if np.isnan(segments).any():
+        empty = [int(i) + 1 for i in np.flatnonzero(np.isnan(segments))]
+        raise AnalysisError(
+            f"{state}: the LV segmentation left AHA segment(s) {empty} without samples; "
+            "check the reorientation (try a manual long axis)"
+        )
     scores = segment_scores(polar, normals, thresholds)
     flags = [
         flag
@@ -230,7 +248,11 @@ def analyze_image(
         )
         if flag is not None
     ]
-    function = gated_function(gates, axes, surfaces, polar) if len(gates) >= MIN_GATES else None
+    function = None
+    if len(gates) >= MIN_GATES:
+        total = float(np.sum(summed.array, dtype=float))
+        ceilings = [_ceiling(location) * float(np.sum(g.array, dtype=float)) / total for g in gates]
+        function = gated_function(gates, axes, surfaces, polar, count_ceilings=ceilings)
     return PerfusionImageResult(
         state=state,
         volume=summed,
@@ -238,7 +260,7 @@ def analyze_image(
         axes=axes,
         surfaces=surfaces,
         polar=polar,
-        segments_pct=segment_values_pct(polar),
+        segments_pct=segments,
         segment_scores=scores,
         summed_score=summed_score(scores),
         deficit=perfusion_deficit(polar, normals, thresholds),

@@ -172,6 +172,7 @@ def gated_function(
     polar: PolarMap,
     *,
     wall_thickness_mm: float = DEFAULT_WALL_THICKNESS_MM,
+    count_ceilings: Sequence[float | None] | None = None,
 ) -> GatedFunction:
     """Volumes, LVEF, regional motion and thickening, and phase from gated images.
 
@@ -187,28 +188,33 @@ def gated_function(
         Polar map of the summed image (segments and area weights).
     wall_thickness_mm
         Mean wall thickness over the cycle, mm.
+    count_ceilings
+        Count cap of each gate (see :func:`~cardiolens.nuclear.segment.fit_surfaces`).
     """
     if len(gates) < MIN_GATES:
         raise ParameterError(f"gated function needs at least {MIN_GATES} gates; got {len(gates)}")
-    first = [fit_surfaces(g, axes, grid=summed.grid, prior=summed) for g in gates]
+    ceilings = list(count_ceilings) if count_ceilings is not None else [None] * len(gates)
+    options = [{"grid": summed.grid, "prior": summed, "count_ceiling": c} for c in ceilings]
+    first = [fit_surfaces(g, axes, **o) for g, o in zip(gates, options, strict=True)]
     # base motion over the cycle, smoothed in time ([1, 2, 1] / 4, periodic): gate noise
     shift = np.array([np.median(s.valve_height_mm - summed.valve_height_mm) for s in first])
     shift = 0.25 * np.roll(shift, 1) + 0.5 * shift + 0.25 * np.roll(shift, -1)
     fitted = [
-        fit_surfaces(
-            g, axes, grid=summed.grid, prior=summed, valve_height_mm=summed.valve_height_mm + d
-        )
-        for g, d in zip(gates, shift, strict=True)
+        fit_surfaces(g, axes, valve_height_mm=summed.valve_height_mm + d, **o)
+        for g, d, o in zip(gates, shift, options, strict=True)
     ]
     counts = np.stack([_smooth_map(s.max_counts) for s in fitted])
-    relative = np.clip(counts / np.maximum(counts.mean(axis=0), 1e-9), 0.5, 2.0)
+    # incompressible myocardium: the wall volume of the summed image is shared by every gate,
+    # so the mean thickness of a gate is that volume over its mid-myocardial area
+    myocardial_ml = summed.area_mm2().sum() * wall_thickness_mm
+    thickness = [myocardial_ml / s.area_mm2().sum() for s in fitted]
     surfaces = tuple(
         replace(
             s,
-            r_endo_mm=np.clip(s.r_mid_mm - 0.5 * wall_thickness_mm * rel, 0.0, None),
-            r_epi_mm=s.r_mid_mm + 0.5 * wall_thickness_mm * rel,
+            r_endo_mm=np.clip(s.r_mid_mm - 0.5 * t, 0.0, None),
+            r_epi_mm=s.r_mid_mm + 0.5 * t,
         )
-        for s, rel in zip(fitted, relative, strict=True)
+        for s, t in zip(fitted, thickness, strict=True)
     )
     volumes = np.array([s.cavity_volume_ml for s in surfaces])
     ed, es = int(np.argmax(volumes)), int(np.argmin(volumes))

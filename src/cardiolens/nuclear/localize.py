@@ -3,10 +3,12 @@
 The LV myocardium is a hot, roughly spherical shell around a cold cavity; the
 liver, gut and stomach wall are solid or flat. A matched filter for a hollow
 sphere (mean count in a shell of radius R minus mean count in its core) over a
-few radii therefore peaks at the centre of the LV and stays low on solid organs,
-a formulation of the "hollow ellipsoid" search used by automatic LV detection
-in QGS (Germano G et al., J Nucl Med 1995;36:2138-2147) and by later template
-approaches.
+few radii peaks at the centre of the LV and stays low on solid organs, a
+formulation of the "hollow ellipsoid" search of automatic LV detection in QGS
+(Germano G et al., J Nucl Med 1995;36:2138-2147). Hot gut loops can still give
+strong responses, so the 40 strongest local maxima are checked in order and the
+first that is both contrasted (cold core) and enclosed (hot in most directions,
+as a ventricle open only at its base) is the LV.
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ class LvLocation:
         Radius of the best-matching hollow sphere (mid-myocardium), mm.
     shell_contrast
         (shell mean - core mean) / shell mean of the best match, 0..1.
+    shell_mean_counts
+        Mean count in the matched shell (image units): the LV's count level.
     score
         Matched-filter response at the centre, in image count units.
     truncated
@@ -50,6 +54,7 @@ class LvLocation:
     center_lps: tuple[float, float, float]
     mid_wall_radius_mm: float
     shell_contrast: float
+    shell_mean_counts: float
     score: float
     truncated: bool
 
@@ -80,7 +85,7 @@ def _ball(radius_vox: float) -> np.ndarray:
     return np.sqrt(x * x + y * y + z * z)
 
 
-_CANDIDATES = 10
+_CANDIDATES = 40
 _DIRECTIONS = 64
 
 
@@ -160,7 +165,7 @@ def localize_lv(
     cap = float(np.percentile(image[image > 0], 99.8))
     image = np.minimum(image, cap)
     spacing = WORKING_SPACING_MM
-    responses, contrasts = [], []
+    responses, contrasts, shell_means = [], [], []
     for radius in mid_wall_radii_mm:
         dist = _ball((radius + wall_half_thickness_mm) / spacing) * spacing
         shell = (np.abs(dist - radius) <= wall_half_thickness_mm).astype(np.float32)
@@ -179,6 +184,7 @@ def localize_lv(
         response[(shell_cover < 0.9) | (core_cover < 0.99)] = -np.inf
         responses.append(response)
         contrasts.append(1.0 - core_mean / np.maximum(shell_mean, 1e-9))
+        shell_means.append(shell_mean)
     stack = np.stack(responses)
     best_radius = np.argmax(stack, axis=0)
     best = np.max(stack, axis=0)
@@ -202,14 +208,14 @@ def localize_lv(
             enclosure,
         )
         if contrast >= min_shell_contrast and enclosure >= min_enclosure:
-            found = (float(best[index]), index, radius, contrast)
+            found = (float(best[index]), index, radius, contrast, float(shell_means[k][index]))
             break
     if found is None:
         raise AnalysisError(
             "no LV-like structure found (no hot shell enclosing a cold cavity among the "
             f"{len(candidates)} best candidates): check that this is a myocardial perfusion image"
         )
-    score, index, radius, contrast = found
+    score, index, radius, contrast, shell_level = found
     reach = int(np.ceil((radius + 3 * wall_half_thickness_mm) / spacing))
     lo = np.asarray(index) - reach
     hi = np.asarray(index) + reach
@@ -228,6 +234,7 @@ def localize_lv(
         center_lps=tuple(float(c) for c in center),
         mid_wall_radius_mm=float(radius),
         shell_contrast=contrast,
+        shell_mean_counts=shell_level,
         score=score,
         truncated=truncated,
     )

@@ -41,6 +41,8 @@ logger = logging.getLogger(__name__)
 
 _RADIAL_STEP_MM = 1.0
 _SEARCH_WINDOW_MM = 8.0
+#: A local count maximum is the mid-myocardium when it reaches this fraction of the ray's maximum.
+_PEAK_FRACTION = 0.5
 #: Largest base excursion of a gate from the summed image's valve plane, mm.
 _VALVE_MOTION_MM = 12.0
 #: Largest difference of the valve height between opposite walls / 2, mm.
@@ -110,7 +112,7 @@ class LvSurfaces:
     apex_endo_height_mm
         Height of the endocardial apex (negative: below the origin).
     reference_counts
-        95th percentile of the ray maxima (the LV's "maximum"), image units.
+        75th percentile of the apical and mid ray maxima (the LV's count level), image units.
     valve_level_counts
         Count level below which the basal wall was taken to end, image units.
     wall_end_height_mm
@@ -273,9 +275,25 @@ def _boundaries(
 def _search_peak(
     profiles: np.ndarray, radii: np.ndarray, lo: np.ndarray, hi: np.ndarray
 ) -> np.ndarray:
-    """Index of the profile maximum within [lo, hi] mm on each ray."""
+    """Index of the mid-myocardium on each ray: the innermost count peak within [lo, hi] mm.
+
+    The myocardium is the first hot structure met from the cavity; liver or bowel
+    behind the inferior wall may be hotter, so the innermost local maximum that
+    reaches half the window's maximum is taken rather than the global maximum.
+    """
     allowed = (radii >= lo[..., None]) & (radii <= hi[..., None])
-    return np.argmax(np.where(allowed, profiles, -np.inf), axis=-1)
+    masked = np.where(allowed, profiles, -np.inf)
+    top = masked.max(axis=-1, keepdims=True)
+    local = np.zeros(profiles.shape, dtype=bool)
+    local[..., 1:-1] = (masked[..., 1:-1] >= masked[..., :-2]) & (
+        masked[..., 1:-1] >= masked[..., 2:]
+    )
+    # a window edge counts as a peak when the profile still rises/falls beyond it
+    local[..., 0] = masked[..., 0] >= masked[..., 1]
+    local |= allowed & ~np.roll(allowed, -1, axis=-1) & (masked >= np.roll(masked, 1, axis=-1))
+    candidate = local & allowed & (masked >= _PEAK_FRACTION * top)
+    first = np.argmax(candidate, axis=-1)
+    return np.where(candidate.any(axis=-1), first, np.argmax(masked, axis=-1))
 
 
 def _track_mid_wall(
@@ -342,6 +360,7 @@ def fit_surfaces(
     valve_fraction: float = 0.5,
     wall_thickness_mm: float = DEFAULT_WALL_THICKNESS_MM,
     valve_height_mm: np.ndarray | None = None,
+    count_ceiling: float | None = None,
 ) -> LvSurfaces:
     """Endocardial, mid-myocardial and epicardial surfaces of the LV in one image.
 
@@ -367,6 +386,9 @@ def fit_surfaces(
         Myocardial wall thickness that places the anatomical endo- and epicardium, mm.
     valve_height_mm
         Valve plane to use (height per angle, mm) instead of detecting it.
+    count_ceiling
+        Counts are capped at this level (image units) so that hot extracardiac
+        activity (gut, liver) cannot pull the mid-myocardium or set the LV maximum.
 
     Returns
     -------
@@ -375,6 +397,8 @@ def fit_surfaces(
     grid = grid or RayGrid()
     work = working_volume(volume)
     image = ndi.gaussian_filter(np.clip(work.array, 0, None).astype(np.float32), 0.5)
+    if count_ceiling is not None:
+        image = np.minimum(image, count_ceiling)
     radius0 = axes.mid_wall_radius_mm
     radii = np.arange(0.0, 2.5 * radius0 + 15.0, _RADIAL_STEP_MM)
     origin = np.asarray(axes.origin_lps)
@@ -397,7 +421,7 @@ def fit_surfaces(
         )
     ray_max = np.take_along_axis(prof, peak[..., None], axis=-1)[..., 0]
     smooth_max = _circular_smooth(ray_max, (3, 5))
-    reference = float(np.percentile(smooth_max[: grid.n_apical + len(heights) // 2], 95))
+    reference = float(np.percentile(smooth_max[: grid.n_apical + len(heights) // 2], 75))
     if not np.isfinite(reference) or reference <= 0:
         raise AnalysisError("no myocardial counts along the LV rays: the LV was not found")
     # the wall ends where its counts fall to a fraction of the way from background to the LV level
@@ -553,16 +577,19 @@ def myocardium_mask(surfaces: LvSurfaces, reference: Volume) -> Volume:
     )
 
 
-def refine_lv_axes(volume: Volume, axes: LvAxes, *, iterations: int = 3) -> LvAxes:
+def refine_lv_axes(
+    volume: Volume, axes: LvAxes, *, iterations: int = 3, count_ceiling: float | None = None
+) -> LvAxes:
     """Long axis refitted through the centres of the mid-myocardial rings.
 
     The mid-myocardium is found by maximal-count sampling around the current
     axis; the centres of its cylindrical rings (middle 70 % of the LV, where the
     rings are complete) define a better axis (the reorientation loop of QGS,
     Germano G et al., J Nucl Med 1995). Stops when the axis moves < 1 deg.
+    ``count_ceiling`` is passed to :func:`fit_surfaces`.
     """
     for _ in range(iterations):
-        surfaces = fit_surfaces(volume, axes)
+        surfaces = fit_surfaces(volume, axes, count_ceiling=count_ceiling)
         g = surfaces.grid
         keep = (g.cylinder_fraction >= 0.15) & (g.cylinder_fraction <= 0.85)
         points = surfaces.points_lps(surfaces.r_mid_mm)[g.n_apical :][keep]

@@ -1,0 +1,50 @@
+"""Accuracy against SPECT phantom ground truth on a subset of the benchmark sweep.
+
+The full sweep (>= 30 cases) is ``benchmarks/bench_nuclear.py``; these five
+cases (one normal per size extreme, one single-vessel defect per territory)
+hold the same acceptance targets of issue 4.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from cardiolens.nuclear.validation import PhantomCase, run_phantom_case, summarize
+
+CASES = (
+    PhantomCase(seed=201, edv_ml=120.0, lvef_pct=60.0, counts=8e6),
+    PhantomCase(seed=202, edv_ml=140.0, lvef_pct=55.0, defects=(("LAD", 60.0),)),
+    PhantomCase(seed=203, edv_ml=100.0, lvef_pct=65.0, defects=(("RCA", 60.0),), extracardiac=1.5),
+    PhantomCase(seed=204, edv_ml=160.0, lvef_pct=45.0, defects=(("LCx", 60.0),), counts=6e6),
+    PhantomCase(seed=205, edv_ml=90.0, lvef_pct=65.0, counts=5e6),
+)
+
+
+@pytest.fixture(scope="module")
+def results():
+    return [run_phantom_case(case) for case in CASES]
+
+
+def test_volumes_and_ejection_fraction(results):
+    summary = summarize(results)
+    assert summary["lvef_mae_points"] <= 4.0, [r.row() for r in results]
+    for r in results:
+        edv_error = abs(r.measured["edv_ml"] / r.true["edv_ml"] - 1.0)
+        assert edv_error <= 0.10, r.row()
+
+
+def test_defect_size_and_territory(results):
+    summary = summarize(results)
+    assert summary["tpd_vs_extent_mae_points"] <= 3.0, [r.row() for r in results]
+    assert summary["single_vessel_territory_correct_fraction"] == 1.0
+    assert summary["normals_tpd_below_3pct_fraction"] == 1.0
+
+
+
+def test_low_count_study_is_flagged():
+    from cardiolens.nuclear import analyze_perfusion
+    from cardiolens.phantom import simulate_spect
+
+    phantom = simulate_spect(seed=5, counts=3e5, method="image_space", include_rest=False)
+    result = analyze_perfusion(stress=phantom.stress.summed)
+    assert "low_counts" in {f.code for f in result.stress.quality_flags}
