@@ -29,7 +29,11 @@ def run() -> dict:
         "simulate_s": round(result.simulate_s, 1),
         "analyze_s": round(result.analyze_s, 1),
         "measured_vs_true": {
-            row.quantity: {"measured": row.measured, "true": row.true} for row in result.rows
+            row.quantity: {
+                "measured": None if row.measured is None else round(row.measured, 2),
+                "true": None if row.true is None else round(row.true, 2),
+            }
+            for row in result.rows
         },
     }
 
