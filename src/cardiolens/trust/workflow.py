@@ -458,14 +458,18 @@ def build_model_card(report: TrainingReport, target: str, source: str) -> ModelC
         ],
         ignore_index=True,
     )
+    family = (
+        "L2-penalised logistic regression"
+        if served.kind is ModelKind.LOGISTIC
+        else f"{served.kind.value} gradient-boosted trees"
+    )
     sections = [
         (
             "Model",
             [
                 f"Model id {served.model_id}, cardiolens {meta.get('version')}, created {meta.get('created_utc')}. "
-                f"Served model: {served.kind.value} gradient boosting (or the baseline) with a Venn-Abers calibrator "
-                f"and a Mondrian conformal review flag at {served.confidence:.0%} confidence; an L2-penalised logistic "
-                "regression baseline was trained beside it.",
+                f"Served model: {family} with a Venn-Abers calibrator and a Mondrian conformal review flag at "
+                f"{served.confidence:.0%} confidence; an L2-penalised logistic regression baseline is reported beside it.",
                 f"Libraries: {', '.join(f'{k} {v}' for k, v in meta.get('libraries', {}).items())}.",
             ],
         ),
@@ -486,7 +490,8 @@ def build_model_card(report: TrainingReport, target: str, source: str) -> ModelC
         (
             "Outcome",
             [
-                f"Binary outcome column '{target}' (1 = event); event rate {report.evaluations[0].metrics.n_events}/{report.evaluations[0].metrics.n}."
+                f"Binary outcome column '{target}' (1 = event): {report.evaluations[0].metrics.n_events} events in "
+                f"{report.evaluations[0].metrics.n} patients."
             ],
         ),
         (
