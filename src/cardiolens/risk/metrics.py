@@ -185,27 +185,34 @@ def net_benefit(y: np.ndarray, p: np.ndarray, thresholds: np.ndarray | None = No
     )
 
 
-def bootstrap_estimate(
-    statistic: Callable[[np.ndarray, np.ndarray], float],
+def bootstrap_estimates(
+    statistic: Callable[[np.ndarray, np.ndarray], tuple[float, ...]],
     y: np.ndarray,
     p: np.ndarray,
     n_boot: int = 1000,
     random_state: int = 0,
-) -> Estimate:
-    """Point estimate and percentile-bootstrap 95 % CI of ``statistic(y, p)``.
+) -> tuple[Estimate, ...]:
+    """Point estimates and percentile-bootstrap 95 % CIs of ``statistic(y, p)``.
 
-    Resamples of a single class (undefined AUC) are skipped.
+    ``statistic`` returns a tuple of numbers; all are computed on the same resamples.
+    Non-finite values (e.g. AUC of a single-class resample) are left out of their CI.
     """
     y, p = _check(y, p)
     rng = np.random.default_rng(random_state)
-    samples = []
-    for _ in range(n_boot):
-        index = rng.integers(0, len(y), len(y))
-        value = statistic(y[index], p[index])
-        if np.isfinite(value):
-            samples.append(value)
-    lower, upper = np.percentile(samples, [2.5, 97.5]) if samples else (np.nan, np.nan)
-    return Estimate(float(statistic(y, p)), float(lower), float(upper))
+    samples = np.array(
+        [statistic(y[index], p[index]) for index in rng.integers(0, len(y), (n_boot, len(y)))]
+    ).reshape(n_boot, -1)
+    estimates = []
+    for value, column in zip(statistic(y, p), samples.T, strict=True):
+        finite = column[np.isfinite(column)]
+        lower, upper = np.percentile(finite, [2.5, 97.5]) if len(finite) else (np.nan, np.nan)
+        estimates.append(Estimate(float(value), float(lower), float(upper)))
+    return tuple(estimates)
+
+
+def _core_metrics(y: np.ndarray, p: np.ndarray) -> tuple[float, float, float, float]:
+    """AUC, Brier score, calibration slope and calibration intercept."""
+    return (auc(y, p), brier(y, p), *calibration_slope_intercept(y, p))
 
 
 @dataclass(frozen=True)
@@ -263,16 +270,16 @@ def classification_metrics(
     if len(np.unique(y)) < 2:
         raise ParameterError("metrics need both outcomes (0 and 1) among the patients")
 
-    def boot(statistic):
-        return bootstrap_estimate(statistic, y, p, n_boot=n_boot, random_state=random_state)
-
+    auc_, brier_, slope, intercept = bootstrap_estimates(
+        _core_metrics, y, p, n_boot=n_boot, random_state=random_state
+    )
     return ClassificationMetrics(
         n=len(y),
         n_events=int(y.sum()),
-        auc=boot(auc),
-        brier=boot(brier),
-        calibration_slope=boot(lambda a, b: calibration_slope_intercept(a, b)[0]),
-        calibration_intercept=boot(lambda a, b: calibration_slope_intercept(a, b)[1]),
+        auc=auc_,
+        brier=brier_,
+        calibration_slope=slope,
+        calibration_intercept=intercept,
         calibration_curve=calibration_curve(y, p),
         thresholds=threshold_metrics(y, p, thresholds),
         net_benefit=net_benefit(y, p),

@@ -74,6 +74,8 @@ LIBRARIES = (
     "fairlearn",
 )
 _BACKGROUND_ROWS = 200
+_IMPORTANCE_ROWS = 5000
+"""Global SHAP importance is averaged over at most this many training patients."""
 
 
 @dataclass(frozen=True)
@@ -307,7 +309,8 @@ def train_risk_model(
     served = RiskModel(
         schema, final, kind, calibrator, conformal, background, confidence, baseline=baseline
     )
-    explanation = served.explainer.explain(x)
+    rows = rng.choice(len(x), size=min(_IMPORTANCE_ROWS, len(x)), replace=False)
+    explanation = served.explainer.explain(x[rows])
     surrogate = fit_surrogate_tree(x, model_log_odds(final, x), schema.names)
     mitigation = ()
     if mitigate and audit_groups:
