@@ -125,6 +125,7 @@ def test_predict_one(uci_training, uci_table):
     explanation = model.explainer.explain(x)
     margin = model.model.predict(x, output_margin=True)
     assert explanation.log_odds()[0] == pytest.approx(margin[0], abs=1e-5)
+    assert prediction.base_value == pytest.approx(explanation.base_value)
 
 
 @pytest.mark.parametrize(

@@ -123,6 +123,11 @@ class RiskExplainer:
             self._transform = None
             self._explainer = shap.TreeExplainer(model)
 
+    @property
+    def base_value(self) -> float:
+        """Expected model output (log-odds, or log hazard) before any feature is known."""
+        return float(np.ravel(self._explainer.expected_value)[-1])
+
     def explain(self, x: np.ndarray) -> ShapExplanation:
         """SHAP values of patients ``x`` (encoded, shape (n, n_features))."""
         x = np.asarray(x, dtype=float)
@@ -138,8 +143,7 @@ class RiskExplainer:
                 warnings.simplefilter("ignore", UserWarning)
                 values = self._explainer.shap_values(x)
             values = np.asarray(values[1] if isinstance(values, list) else values)
-        base = np.ravel(self._explainer.expected_value)[-1]
-        return ShapExplanation(values, float(base), x, self.feature_names)
+        return ShapExplanation(values, self.base_value, x, self.feature_names)
 
 
 def _boosted_cox_trees(model) -> dict:

@@ -61,6 +61,9 @@ class RiskPrediction:
         log-odds of the uncalibrated model and ``value`` in the input's units/codes.
     model_id
         Identifier of the model that produced it.
+    base_value
+        SHAP base value (log-odds; log hazard for survival): with the patient's SHAP
+        values over all features it sums to the model's output.
     """
 
     probability: float
@@ -70,6 +73,7 @@ class RiskPrediction:
     confidence: float
     top_features: list[dict] = field(default_factory=list)
     model_id: str = ""
+    base_value: float = float("nan")
 
     def to_dict(self) -> dict:
         """JSON-ready form."""
@@ -81,6 +85,7 @@ class RiskPrediction:
             "confidence": self.confidence,
             "top_features": self.top_features,
             "model_id": self.model_id,
+            "base_value": self.base_value,
         }
 
 
@@ -246,6 +251,7 @@ class RiskModel:
             confidence=self.confidence if confidence is None else confidence,
             top_features=json.loads(record["top_features"]),
             model_id=self.model_id,
+            base_value=self.explainer.base_value,
         )
 
     def save(self, directory: str | Path, metadata: dict) -> str:
