@@ -116,7 +116,9 @@ def find_heart(volume: Volume) -> HeartRegion:
     sizes[0] = 0
     small = ndi.binary_dilation(core == int(np.argmax(sizes)), structure=ball) & tissue
     heart = _upsample(small, factor, hu.shape)
-    centre = ndi.center_of_mass(heart)
+    # centroid of the block-level mask, in full-resolution indices (block centres)
+    small_centre = ndi.center_of_mass(small)
+    centre = (small_centre[0], *(c * factor + (factor - 1) / 2.0 for c in small_centre[1:]))
     inner = _upsample(
         ndi.binary_erosion(small, structure=_ellipsoid_ball(10.0, (1e3, *spacing[1:]))),
         factor,
