@@ -41,6 +41,11 @@ def test_missing_slices_give_a_clear_message(tmp_path):
     files[4].unlink()
     with pytest.raises(GeometryError, match="missing slices"):
         load_calcium_ct(tmp_path)
+    from cardiolens.io import load_study
+
+    (series,) = load_study(tmp_path).series  # the reader fills the gap; scoring refuses it
+    with pytest.raises(GeometryError, match="missing"):
+        score_calcium(series.volume)
 
 
 def test_label_mask_on_another_grid_is_refused(phantoms):

@@ -86,6 +86,12 @@ def _looks_like_hu(volume: Volume) -> bool:
 def _check_input(volume: Volume) -> None:
     if volume.modality not in ("CT", "OT"):
         raise ModalityError(f"calcium scoring needs CT in HU; got modality {volume.modality}")
+    gaps = volume.metadata.get("interpolated_slices")
+    if gaps:
+        raise GeometryError(
+            f"{len(gaps)} slice(s) were missing and filled by interpolation; calcium scores need "
+            "every acquired slice: re-export the complete series"
+        )
     units = volume.metadata.get("units", "HU")
     if units not in ("HU", None, ""):
         raise ModalityError(f"calcium scoring needs CT values in HU; got units {units!r}")
