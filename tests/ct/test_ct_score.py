@@ -92,3 +92,31 @@ def test_json_has_exactly_the_documented_fields(phantoms):
         "centroid_mm",
         "needs_review",
     }
+
+
+def test_1p5_mm_slices_with_and_without_overlap_agree_with_3_mm():
+    """The increment/3 mm rule keeps one patient's score across reconstructions (thickness
+    normalisation would double the overlapping one)."""
+    from cardiolens.phantom import LesionSpec, simulate_ct
+
+    specs = [
+        LesionSpec("LAD", 80, 500, 0.4),
+        LesionSpec("RCA", 40, 350, 0.3),
+        LesionSpec("LCx", 120, 650, 0.5),
+    ]
+    scores = {}
+    for thickness, increment, slices in ((3.0, 3.0, 60), (1.5, 1.5, 120), (3.0, 1.5, 120)):
+        phantom = simulate_ct(
+            seed=21,
+            noise_hu=0.0,
+            lesions=specs,
+            slice_thickness_mm=thickness,
+            slice_increment_mm=increment,
+            matrix=(slices, 384, 384),
+            pixel_mm=0.7,
+            distractors=False,
+        )
+        scores[(thickness, increment)] = score_calcium(phantom.clean).agatston
+        assert scores[(thickness, increment)] == pytest.approx(phantom.truth["totals"]["agatston"])
+    assert scores[(1.5, 1.5)] == pytest.approx(scores[(3.0, 3.0)], rel=0.05)
+    assert scores[(3.0, 1.5)] == pytest.approx(scores[(3.0, 3.0)], rel=0.05)
