@@ -2,12 +2,12 @@
 
 The pericardial sac is modelled as star-shaped about the heart centre. Along 48 x 96 rays
 the 0.7 mm-smoothed profile is read every 0.5 mm: the heart surface is the first fat sample
-(< -30 HU); the pericardium is the middle of the last thin line (<= 4 mm above -60 HU between fat) before
-the lung (< -400 HU) or a thick (>= 8 mm) tissue wall; where no line is visible the sac
+(< -30 HU); the pericardium is the middle of the last thin line (<= 4 mm above -60 HU between
+fat) before the lung (< -400 HU) or a thick (>= 8 mm) tissue wall; where no line is visible the sac
 ends at the lung. Rays that find neither (great vessels, diaphragm) take the value of their
 nearest valid neighbour, and both radius maps are median-filtered over 3 x 3 rays. EAT is
-then every voxel inside the sac from -190 to -30 HU (Mahabadi et al., JACC 2013;
-Commandeur et al., Radiology 2018 use the same window), reported as volume (mL) and mean
+then every voxel inside the sac from -190 to -30 HU (the fat window of Mahabadi et al.,
+JACC 2013, and of Commandeur et al., IEEE Trans Med Imaging 2018), reported as volume (mL) and mean
 attenuation (HU).
 """
 

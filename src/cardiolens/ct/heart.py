@@ -4,9 +4,9 @@ The heart is the largest mass of soft tissue (-30 to 700 HU on 2 mm block means,
 contrast-filled blood is kept and the contrast can be flagged) that lies between the
 lungs (lung on both sides along the image row) and anterior to the spine, after an
 erosion of 6 mm that cuts its thin links to the great vessels and the chest wall; it is
-then dilated back inside the soft tissue. This is the classic anatomical heuristic of
-automatic calcium-scoring pipelines (e.g. Isgum et al., Med Phys 2007 define the heart
-region from the lungs and the spine).
+then dilated back inside the soft tissue: the anatomical heuristic of automatic
+calcium-scoring pipelines (the heart is the mediastinal mass framed by the lungs and the
+spine). The contrast of the blood pool is measured here and flagged by the caller.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """Integrated calcium mass, free of the threshold's partial-volume bias.
 
-Molloi lab: Praagh, Black et al., Med Phys 2021 ("Integrated intensity-based technique for
-coronary artery calcium mass measurement: a phantom study"); CalciumScoring.jl. The
-intensity is summed over a region ``R`` (the lesion dilated, so that blurred calcium below
-the threshold is included) and the local background is subtracted:
+Molloi lab (Black, Molloi et al.), Med Phys 2021, doi:10.1002/mp.14912 ("integrated
+intensity-based technique for coronary artery calcium mass measurement"), implemented in
+CalciumScoring.jl. The intensity is summed over a region ``R`` (the lesion dilated, so that
+blurred calcium below the threshold is included) and the local background is subtracted:
 
     V_ca = (sum_R I - N_R x I_bkg) / (I_ca - I_bkg) x voxel volume
     mass = V_ca x rho
