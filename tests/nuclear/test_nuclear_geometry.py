@@ -98,3 +98,16 @@ def test_no_lv_like_structure_is_an_analysis_error():
         localize_lv(Volume(noisy, spacing_mm=(4.0, 4.0, 4.0), modality="NM"))
     with pytest.raises(AnalysisError):
         localize_lv(Volume(np.zeros((30, 30, 30), np.float32), modality="NM"))
+
+
+def test_implausible_cavity_is_flagged(shell):
+    from dataclasses import replace
+
+    from cardiolens.nuclear.quality import implausible_lv
+
+    volume, _, _ = shell
+    surfaces = fit_surfaces(volume, estimate_lv_axes(volume, localize_lv(volume)))
+    assert implausible_lv(surfaces) is None
+    huge = replace(surfaces, r_endo_mm=surfaces.r_endo_mm * 3.0)
+    flag = implausible_lv(huge)
+    assert flag is not None and flag.code == "implausible_lv" and "mL" in flag.message

@@ -25,6 +25,7 @@ from cardiolens.nuclear.polar import PolarMap, polar_map
 from cardiolens.nuclear.quality import (
     QualityFlag,
     extracardiac_activity,
+    implausible_lv,
     low_counts,
     motion_between_gates,
     too_few_gates,
@@ -240,6 +241,7 @@ def analyze_image(
     flags = [
         flag
         for flag in (
+            implausible_lv(surfaces),
             low_counts(polar),
             extracardiac_activity(summed, surfaces),
             truncation(summed, surfaces),

@@ -26,6 +26,7 @@ __all__ = [
     "motion_between_gates",
     "truncation",
     "too_few_gates",
+    "implausible_lv",
 ]
 
 #: Noise (relative SD of the polar map minus its 5-sample moving average) above which
@@ -34,6 +35,8 @@ __all__ = [
 NOISE_LIMIT = 0.05
 #: Extracardiac activity within 2 cm of the inferior wall at this fraction of the LV maximum.
 EXTRACARDIAC_LIMIT = 0.9
+#: Plausible range of the LV cavity volume of a summed image, mL (outside: a failed contour).
+CAVITY_RANGE_ML = (10.0, 350.0)
 #: LV centre shift between gates that indicates patient motion, mm.
 MOTION_LIMIT_MM = 6.0
 
@@ -144,4 +147,18 @@ def too_few_gates(n_gates: int, minimum: int) -> QualityFlag | None:
         "too_few_gates",
         f"Only {n_gates} gate(s) in the gated data (at least {minimum} needed): volumes, "
         "ejection fraction and phase are not reported. Check the gating setup (8 or 16 frames).",
+    )
+
+
+def implausible_lv(surfaces: LvSurfaces) -> QualityFlag | None:
+    """Flag an LV contour whose cavity volume is outside the range of human hearts."""
+    volume = surfaces.cavity_volume_ml
+    low, high = CAVITY_RANGE_ML
+    if low <= volume <= high:
+        return None
+    return QualityFlag(
+        "implausible_lv",
+        f"The LV contour encloses {volume:.0f} mL, outside {low:.0f}-{high:.0f} mL: the "
+        "automatic contour probably followed another organ. Check the reoriented slices "
+        "and contours, and set the long axis manually if needed.",
     )
