@@ -86,7 +86,18 @@ def _ball(radius_vox: float) -> np.ndarray:
 
 
 _CANDIDATES = 40
+#: Candidates enclosed in fewer directions than this are not LVs at all.
+_MIN_PARTIAL_ENCLOSURE = 0.3
+#: A partly enclosed candidate must respond this many times more than anything elsewhere...
+_DOMINANCE = 3.0
+#: ... where elsewhere means farther than this from it, mm.
+_SEPARATE_MM = 40.0
 _DIRECTIONS = 64
+
+
+def _distance_mm(a: tuple[int, int, int], b: tuple[int, int, int]) -> float:
+    """Distance between two voxel indices of the working grid, mm."""
+    return float(np.linalg.norm(np.subtract(a, b))) * WORKING_SPACING_MM
 
 
 def _fibonacci_directions(n: int) -> np.ndarray:
@@ -191,8 +202,7 @@ def localize_lv(
     peaks = (best == ndi.maximum_filter(best, size=5)) & np.isfinite(best) & (best > 0)
     order = np.argsort(best[peaks])[::-1][:_CANDIDATES]
     candidates = np.argwhere(peaks)[order]
-    found = None
-    enclosure = 0.0
+    scored = []
     for candidate in candidates:
         index = tuple(int(i) for i in candidate)
         k = int(best_radius[index])
@@ -207,13 +217,37 @@ def localize_lv(
             contrast,
             enclosure,
         )
-        if contrast >= min_shell_contrast and enclosure >= min_enclosure:
-            found = (float(best[index]), index, radius, contrast, float(shell_means[k][index]))
+        if contrast >= min_shell_contrast and enclosure >= _MIN_PARTIAL_ENCLOSURE:
+            value = float(best[index])
+            scored.append(
+                (value * contrast * enclosure, value, index, radius, contrast, enclosure, k)
+            )
+    if not scored:
+        raise AnalysisError(
+            "no LV-like structure found (no hot shell around a cold cavity among the "
+            f"{len(candidates)} best candidates): check that this is a myocardial perfusion image"
+        )
+    scored.sort(key=lambda item: item[0], reverse=True)
+    found = None
+    for rank, (product, value, index, radius, contrast, enclosure, k) in enumerate(scored):
+        far = [s for s in scored if _distance_mm(s[2], index) > _SEPARATE_MM]
+        # a stronger structure elsewhere that was not confirmed makes the choice ambiguous
+        if any(
+            _distance_mm(s[2], index) > _SEPARATE_MM and s[0] >= 1.5 * product
+            for s in scored[:rank]
+        ):
+            break
+        # an LV with large defects is enclosed in few directions: accept it only when it
+        # stands out from every structure elsewhere in the image
+        dominant = contrast >= 0.5 and value >= _DOMINANCE * max((s[1] for s in far), default=0.0)
+        if enclosure >= min_enclosure or dominant:
+            found = (value, index, radius, contrast, float(shell_means[k][index]))
             break
     if found is None:
         raise AnalysisError(
-            "no LV-like structure found (no hot shell enclosing a cold cavity among the "
-            f"{len(candidates)} best candidates): check that this is a myocardial perfusion image"
+            "no LV-like structure found with confidence: no hot shell is both enclosed in "
+            f"{min_enclosure:.0%} of directions (or clearly stronger than everything else) and "
+            "free of a stronger rival elsewhere; check the image or set the LV by hand"
         )
     score, index, radius, contrast, shell_level = found
     reach = int(np.ceil((radius + 3 * wall_half_thickness_mm) / spacing))
