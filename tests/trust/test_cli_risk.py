@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 from cardiolens.cli import app
@@ -79,6 +80,38 @@ def test_schema_error_is_one_line_and_exit_2(uci_training, uci_table, tmp_path):
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "'age' value 400 at row 2" in lines[0]
+    assert str(tmp_path / "bad.csv") in lines[0]
+
+
+def test_evaluate_without_model_directory_is_one_line(uci_table, tmp_path):
+    uci_table.head(5).to_csv(tmp_path / "all.csv", index=False)
+    result = _cli("risk", "evaluate", tmp_path / "nothing", tmp_path / "all.csv", "--out", tmp_path)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "not a cardiolens model directory" in lines[0]
+    assert str(tmp_path / "nothing") in lines[0]
+
+
+def test_model_from_an_older_version_is_refused(uci_training, tmp_path):
+    import hashlib
+    import json
+    import shutil
+
+    import joblib
+
+    from cardiolens.core.errors import InputError
+    from cardiolens.trust.serving import load_model
+
+    old = tmp_path / "old"
+    shutil.copytree(uci_training.model_dir, old)
+    state = joblib.load(old / "model.joblib")
+    del state["horizons"]
+    joblib.dump(state, old / "model.joblib")
+    metadata = json.loads((old / "metadata.json").read_text())
+    metadata["model_sha256"] = hashlib.sha256((old / "model.joblib").read_bytes()).hexdigest()
+    (old / "metadata.json").write_text(json.dumps(metadata))
+    with pytest.raises(InputError, match="older cardiolens"):
+        load_model(old)
 
 
 def test_evaluate_command(uci_training, uci_table, tmp_path):

@@ -7,6 +7,8 @@ A thin layer over :func:`cardiolens.trust.workflow.train_risk_model`,
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -20,6 +22,19 @@ risk_app = typer.Typer(
 
 def register(app: typer.Typer) -> None:
     app.add_typer(risk_app, name="risk")
+
+
+@contextmanager
+def _naming(data: Path) -> Iterator[None]:
+    """Prefix a table error (unknown column, bad value) with the CSV it came from."""
+    from cardiolens.core.errors import SchemaError
+
+    try:
+        yield
+    except SchemaError as error:
+        if error.path is not None:
+            raise
+        raise SchemaError(error.message, data) from error
 
 
 def _load(data: Path, target: str | None, positive_if: str | None):
@@ -84,44 +99,45 @@ def train(
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
 ) -> None:
     """Train the boosted model and logistic baseline; validate and write MODEL_DIR."""
-    table, source_column = _load(data, target, positive_if)
-    if time is not None or event is not None:
-        from cardiolens.trust.survival_workflow import train_survival_model
+    with _naming(data):
+        table, source_column = _load(data, target, positive_if)
+        if time is not None or event is not None:
+            from cardiolens.trust.survival_workflow import train_survival_model
 
-        report = train_survival_model(
+            report = train_survival_model(
+                table,
+                time=time,
+                event=event or target,
+                horizons=tuple(horizon or ()),
+                out=out,
+                n_boot=n_boot,
+                random_state=seed,
+                source=str(data),
+                progress=True,
+            )
+            typer.echo(report.performance_table().to_string(index=False))
+            typer.echo(f"model {report.model.model_id} written to {out}")
+            return
+        from cardiolens.trust.workflow import train_risk_model
+
+        group = group or []
+        features = [c for c in table.columns if c not in {target, source_column, site, *group}]
+        report = train_risk_model(
             table,
-            time=time,
-            event=event or target,
-            horizons=tuple(horizon or ()),
-            out=out,
+            target,
+            features=features,
+            site=site,
+            groups=tuple(group),
+            model=model,
+            confidence=confidence,
+            outer_folds=outer_folds,
+            mitigate=mitigate,
             n_boot=n_boot,
             random_state=seed,
+            out=out,
             source=str(data),
             progress=True,
         )
-        typer.echo(report.performance_table().to_string(index=False))
-        typer.echo(f"model {report.model.model_id} written to {out}")
-        return
-    from cardiolens.trust.workflow import train_risk_model
-
-    group = group or []
-    features = [c for c in table.columns if c not in {target, source_column, site, *group}]
-    report = train_risk_model(
-        table,
-        target,
-        features=features,
-        site=site,
-        groups=tuple(group),
-        model=model,
-        confidence=confidence,
-        outer_folds=outer_folds,
-        mitigate=mitigate,
-        n_boot=n_boot,
-        random_state=seed,
-        out=out,
-        source=str(data),
-        progress=True,
-    )
     typer.echo(report.performance_table().to_string(index=False))
     typer.echo(f"model {report.model.model_id} written to {out}")
 
@@ -140,7 +156,8 @@ def predict(
     from cardiolens.trust.serving import load_model
 
     model = load_model(model_dir)
-    predictions = model.predict(read_table(data), confidence=confidence)
+    with _naming(data):
+        predictions = model.predict(read_table(data), confidence=confidence)
     out.parent.mkdir(parents=True, exist_ok=True)
     predictions.to_csv(out, index_label="row")
     typer.echo(f"{len(predictions)} predictions by model {model.model_id} written to {out}")
@@ -165,16 +182,16 @@ def evaluate(
     n_boot: Annotated[int, typer.Option("--n-boot", help="Bootstrap resamples for CIs.")] = 1000,
 ) -> None:
     """Score a saved model on labelled patients (metrics with CIs, subgroups, figures)."""
-    import json
-
+    from cardiolens.trust.serving import read_metadata
     from cardiolens.trust.workflow import evaluate_model
 
     if target is None:
-        target = json.loads((model_dir / "metadata.json").read_text())["target"]
-    table, _ = _load(data, target, positive_if)
-    report = evaluate_model(
-        model_dir, table, target, groups=tuple(group or ()), n_boot=n_boot, out=out
-    )
+        target = read_metadata(model_dir)["target"]
+    with _naming(data):
+        table, _ = _load(data, target, positive_if)
+        report = evaluate_model(
+            model_dir, table, target, groups=tuple(group or ()), n_boot=n_boot, out=out
+        )
     typer.echo(
         f"AUC {report.metrics.auc}, Brier {report.metrics.brier}, calibration slope "
         f"{report.metrics.calibration_slope}, conformal coverage {report.conformal_coverage:.3f}; "

@@ -276,6 +276,26 @@ class RiskModel:
         return self.model_id
 
 
+_STATE_KEYS = frozenset(
+    {"model", "kind", "calibrator", "conformal", "background", "confidence", "baseline", "horizons"}
+)
+
+
+def read_metadata(model_dir: str | Path) -> dict:
+    """``metadata.json`` of a model directory (target, versions, training parameters).
+
+    Raises
+    ------
+    InputError
+        The folder lacks one of the files every model directory holds.
+    """
+    model_dir = Path(model_dir)
+    for name in (MODEL_FILE, SCHEMA_FILE, METADATA_FILE):
+        if not (model_dir / name).is_file():
+            raise InputError(f"not a cardiolens model directory: {name} is missing", model_dir)
+    return json.loads((model_dir / METADATA_FILE).read_text())
+
+
 def load_model(model_dir: str | Path) -> RiskModel:
     """Read a model directory written by training.
 
@@ -286,10 +306,7 @@ def load_model(model_dir: str | Path) -> RiskModel:
         ``metadata.json`` (the directory was altered).
     """
     model_dir = Path(model_dir)
-    for name in (MODEL_FILE, SCHEMA_FILE, METADATA_FILE):
-        if not (model_dir / name).is_file():
-            raise InputError(f"not a cardiolens model directory: {name} is missing", model_dir)
-    metadata = json.loads((model_dir / METADATA_FILE).read_text())
+    metadata = read_metadata(model_dir)
     digest = hashlib.sha256((model_dir / MODEL_FILE).read_bytes()).hexdigest()
     if digest != metadata.get("model_sha256"):
         raise InputError(
@@ -298,6 +315,13 @@ def load_model(model_dir: str | Path) -> RiskModel:
             model_dir,
         )
     state = joblib.load(model_dir / MODEL_FILE)
+    missing = sorted(_STATE_KEYS - set(state))
+    if missing:
+        raise InputError(
+            f"{MODEL_FILE} lacks {', '.join(missing)}: it was written by an older cardiolens "
+            f"({metadata.get('version', 'unknown version')}); retrain the model",
+            model_dir,
+        )
     return RiskModel(
         schema=FeatureSchema.load(model_dir / SCHEMA_FILE),
         model=state["model"],
