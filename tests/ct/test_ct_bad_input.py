@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cardiolens.core.errors import GeometryError, ModalityError
+from cardiolens.core.errors import GeometryError, InputError, ModalityError
 from cardiolens.core.volume import Volume
 from cardiolens.ct import load_calcium_ct, score_calcium
 from cardiolens.io import write_ct_series
@@ -63,3 +63,23 @@ def test_nifti_ct_is_accepted_and_nifti_counts_are_not(phantoms, tmp_path):
     write_nifti(Volume(np.ones((4, 8, 8), np.float32), modality="NM"), tmp_path / "nm.nii.gz")
     with pytest.raises(ModalityError, match="needs a CT series"):
         load_calcium_ct(tmp_path / "nm.nii.gz")
+
+
+def test_nan_voxels_are_refused_naming_the_file(phantoms, tmp_path):
+    import subprocess
+    import sys
+
+    import SimpleITK as sitk
+
+    hu = np.array(phantoms[0].volume.array, dtype=np.float32)
+    hu[10, 5:7, 5:7] = np.nan
+    with pytest.raises(InputError, match=r"4 voxel\(s\) are NaN or infinite .*\(10, 5, 5\)"):
+        score_calcium(phantoms[0].volume.with_array(hu))
+    path = tmp_path / "ct.nrrd"  # NRRD keeps NaN (SimpleITK's NIfTI writer does not)
+    sitk.WriteImage(phantoms[0].volume.with_array(hu).to_sitk(), str(path))
+    result = subprocess.run(
+        [sys.executable, "-m", "cardiolens", "calcium", str(path)], capture_output=True, text=True
+    )
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert str(path) in line and "NaN" in line

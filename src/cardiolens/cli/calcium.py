@@ -33,6 +33,7 @@ def calcium(
     """Agatston, volume, mass and integrated mass scores, CAC-DRS and epicardial fat."""
     import json
 
+    from cardiolens.core.errors import CardiolensError
     from cardiolens.ct import load_calcium_ct, score_calcium
 
     volume = load_calcium_ct(path)
@@ -41,7 +42,14 @@ def calcium(
         from cardiolens.io import read_mask
 
         mask = read_mask(labels, volume)
-    result = score_calcium(volume, phantom=phantom, labels=mask, kv_specific_threshold=kv_threshold)
+    try:
+        result = score_calcium(
+            volume, phantom=phantom, labels=mask, kv_specific_threshold=kv_threshold
+        )
+    except CardiolensError as error:
+        if error.path is not None:
+            raise
+        raise type(error)(error.message, path) from error
     if overlay_dir is not None and result.lesion_labels is not None:
         from cardiolens.ct.overlay import write_overlays
 

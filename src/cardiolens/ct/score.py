@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage as ndi
 
-from cardiolens.core.errors import GeometryError, ModalityError
+from cardiolens.core.errors import GeometryError, InputError, ModalityError
 from cardiolens.core.volume import Volume
 from cardiolens.ct.agatston import AgatstonConvention
 from cardiolens.ct.body import CONNECTIVITY_26
@@ -80,7 +80,8 @@ def load_calcium_ct(path: str | Path) -> Volume:
 
 def _looks_like_hu(volume: Volume) -> bool:
     values = np.asarray(volume.array)[::4, ::8, ::8]
-    return bool(values.size and np.percentile(values, 1) < -500.0)
+    # nanpercentile: NaN voxels are refused by the scorer with their own message.
+    return bool(values.size and np.nanpercentile(values, 1) < -500.0)
 
 
 def _check_input(volume: Volume) -> None:
@@ -92,6 +93,15 @@ def _check_input(volume: Volume) -> None:
             f"{len(gaps)} slice(s) were missing and filled by interpolation; calcium scores need "
             "every acquired slice: re-export the complete series"
         )
+    values = np.asarray(volume.array)
+    if np.issubdtype(values.dtype, np.floating):
+        bad = ~np.isfinite(values)
+        if bad.any():
+            first = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise InputError(
+                f"{int(bad.sum())} voxel(s) are NaN or infinite (first at z, y, x = {first}); "
+                "calcium scores need a finite HU value in every voxel"
+            )
     units = volume.metadata.get("units", "HU")
     if units not in ("HU", None, ""):
         raise ModalityError(f"calcium scoring needs CT values in HU; got units {units!r}")
