@@ -55,6 +55,25 @@ def test_venn_abers_equals_brute_force_isotonic_fits(miscalibrated):
         assert p0[0] <= calibrator.predict(np.array([test]))[0] <= p1[0]
 
 
+def test_tied_scores_are_pooled_as_scikit_learn_does():
+    """Tree ensembles give many patients the same score: ties form one isotonic block."""
+    rng = np.random.default_rng(1)
+    score = np.round(rng.random(300), 1)
+    y = (rng.random(300) < score).astype(int)
+    tests = np.array([0.1, 0.3, 0.35, 0.5, 0.7, 1.0])
+    reference = IsotonicRegression(out_of_bounds="clip").fit(score, y).predict(tests)
+    np.testing.assert_allclose(IsotonicCalibrator().fit(score, y).predict(tests), reference)
+    p0, p1 = VennAbersCalibrator().fit(score, y).predict_interval(tests)
+    for i, test in enumerate(tests):
+        expected = [
+            IsotonicRegression(out_of_bounds="clip")
+            .fit(np.append(score, test), np.append(y, label))
+            .predict([test])[0]
+            for label in (0, 1)
+        ]
+        assert (p0[i], p1[i]) == pytest.approx(tuple(expected), abs=1e-9)
+
+
 def test_unknown_method_is_named():
     with pytest.raises(ParameterError, match="unknown calibration 'beta'"):
         make_calibrator("beta")

@@ -8,8 +8,13 @@
   isotonic fit is repeated with ``(s, 0)`` and with ``(s, 1)`` appended to the
   calibration set, giving the probability interval ``[p0, p1]`` that is valid
   (calibrated) in the Venn sense; the point risk is ``p1 / (1 - p0 + p1)``. The two fits
-  depend only on the rank of ``s`` among the calibration scores, so they are computed
-  once per rank at ``fit`` and looked up at prediction.
+  depend only on where ``s`` falls among the distinct calibration scores (between two of
+  them, or equal to one), so they are computed once per position at ``fit`` and looked
+  up at prediction.
+
+Isotonic regression is a function of the score: patients with equal scores (frequent
+with tree ensembles) are pooled into one block weighted by its size, as in
+scikit-learn's ``IsotonicRegression``, never ordered among themselves.
 """
 
 from __future__ import annotations
@@ -43,6 +48,13 @@ def _check(score: np.ndarray, y: np.ndarray | None = None) -> np.ndarray:
     return score
 
 
+def _pooled_ties(score: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct sorted scores with the outcome sum and patient count of each."""
+    unique, inverse = np.unique(score, return_inverse=True)
+    sums = np.bincount(inverse, weights=np.asarray(y, float), minlength=len(unique))
+    return unique, sums, np.bincount(inverse, minlength=len(unique)).astype(float)
+
+
 class PlattCalibrator:
     """Logistic recalibration ``p' = expit(a + b logit(p))``."""
 
@@ -63,10 +75,8 @@ class IsotonicCalibrator:
 
     def fit(self, probability: np.ndarray, y: np.ndarray) -> IsotonicCalibrator:
         """Fit on calibration risks and outcomes (shape (n,))."""
-        score = _check(probability, y)
-        order = np.argsort(score, kind="stable")
-        self.score_ = score[order]
-        self.level_ = isotonic_regression(np.asarray(y, float)[order]).x
+        self.score_, sums, counts = _pooled_ties(_check(probability, y), y)
+        self.level_ = isotonic_regression(sums / counts, weights=counts).x
         return self
 
     def predict(self, probability: np.ndarray) -> np.ndarray:
@@ -92,7 +102,7 @@ class VennAbersCalibrator:
         self.random_state = random_state
 
     def fit(self, probability: np.ndarray, y: np.ndarray) -> VennAbersCalibrator:
-        """Precompute ``p0`` and ``p1`` for every rank a test score can take.
+        """Precompute ``p0`` and ``p1`` for every position a test score can take.
 
         Parameters
         ----------
@@ -107,23 +117,33 @@ class VennAbersCalibrator:
             rng = np.random.default_rng(self.random_state)
             keep = rng.choice(len(score), self.max_calibration, replace=False)
             score, y = score[keep], y[keep]
-        order = np.argsort(score, kind="stable")
-        self.score_ = score[order]
-        labels = np.asarray(y, float)[order]
-        n = len(labels)
-        p0 = np.empty(n + 1)
-        p1 = np.empty(n + 1)
-        for rank in range(n + 1):
-            for value, out in ((0.0, p0), (1.0, p1)):
-                extended = np.concatenate([labels[:rank], [value], labels[rank:]])
-                out[rank] = isotonic_regression(extended).x[rank]
-        self.p0_, self.p1_ = p0, p1
+        self.score_, sums, counts = _pooled_ties(score, y)
+        m = len(self.score_)
+        # between_[k, v]: test score between distinct scores k-1 and k, label v (new block);
+        # at_[k, v]: test score equal to distinct score k (joins its block).
+        self.between_ = np.empty((m + 1, 2))
+        self.at_ = np.empty((m, 2))
+        for value in (0, 1):
+            for k in range(m + 1):
+                levels = np.insert(sums / counts, k, value)
+                weights = np.insert(counts, k, 1.0)
+                self.between_[k, value] = isotonic_regression(levels, weights=weights).x[k]
+            for k in range(m):
+                block_sums, block_counts = sums.copy(), counts.copy()
+                block_sums[k] += value
+                block_counts[k] += 1.0
+                fit = isotonic_regression(block_sums / block_counts, weights=block_counts)
+                self.at_[k, value] = fit.x[k]
         return self
 
     def predict_interval(self, probability: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Venn-Abers interval ``(p0, p1)`` per patient, each shape (n,)."""
-        rank = np.searchsorted(self.score_, _check(probability), side="left")
-        return self.p0_[rank], self.p1_[rank]
+        score = _check(probability)
+        rank = np.searchsorted(self.score_, score, side="left")
+        at = np.minimum(rank, len(self.score_) - 1)
+        tied = (rank < len(self.score_)) & (self.score_[at] == score)
+        interval = np.where(tied[:, None], self.at_[at], self.between_[rank])
+        return interval[:, 0], interval[:, 1]
 
     def predict(self, probability: np.ndarray) -> np.ndarray:
         """Merged calibrated risk ``p1 / (1 - p0 + p1)`` (Vovk & Petej 2014, eq. 7)."""
