@@ -25,8 +25,10 @@ __all__ = ["CONTRAST_BLOOD_POOL_HU", "HeartRegion", "find_heart", "thoracic_cavi
 
 logger = logging.getLogger(__name__)
 
-#: Blood-pool HU above which the scan is taken as contrast-enhanced (non-contrast
-#: blood is 30-60 HU; CCTA blood pools are 250-500 HU).
+#: Blood-pool HU above which the scan is taken as contrast-enhanced. Unenhanced blood is
+#: 30-60 HU (it rises with the haematocrit); CCTA aims at a luminal attenuation of at
+#: least 250 HU (Abbara et al., SCCT guidelines for coronary CT angiography, J Cardiovasc
+#: Comput Tomogr 2016). 150 HU, about midway, is this implementation's choice.
 CONTRAST_BLOOD_POOL_HU = 150.0
 
 _LUNG_HU = -400.0

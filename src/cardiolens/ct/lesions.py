@@ -166,13 +166,20 @@ def measure_lesions(
     calcium = slice_labels > 0
     norm = slice_normalisation_factor(sz, convention.reference_thickness_mm)
     voxel_mm3 = sy * sx * sz
+    # The crop holds the integrated mass's whole background ring (region + ring, plus one).
+    reach_mm = integrated.dilation_mm + integrated.ring_mm
+    margin = (
+        integrated.dilation_slices + 1,
+        int(np.ceil(reach_mm / sy)) + 1,
+        int(np.ceil(reach_mm / sx)) + 1,
+    )
     lesions: list[CalciumLesion] = []
     for lesion_id, box in enumerate(ndi.find_objects(labels), start=1):
         if box is None:
             continue
         pad = tuple(
             slice(max(b.start - p, 0), min(b.stop + p, n))
-            for b, p, n in zip(box, (2, 12, 12), hu.shape, strict=True)
+            for b, p, n in zip(box, margin, hu.shape, strict=True)
         )
         crop_hu = hu[pad]
         lesion = (labels[pad] == lesion_id) & calcium[pad]
