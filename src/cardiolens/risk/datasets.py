@@ -125,6 +125,8 @@ def read_table(path: str | Path) -> pd.DataFrame:
         The file is absent, empty or not parseable as CSV.
     """
     path = Path(path)
+    if path.is_dir():
+        raise InputError("is a folder; expected a CSV table (one patient per row)", path)
     if not path.is_file():
         raise InputError("table not found", path)
     try:
