@@ -43,6 +43,10 @@ _RADIAL_STEP_MM = 1.0
 _SEARCH_WINDOW_MM = 8.0
 #: A local count maximum is the mid-myocardium when it reaches this fraction of the ray's maximum.
 _PEAK_FRACTION = 0.5
+#: A ray whose maximum is below this fraction of its ring's bright wall is in a defect.
+_DEFECT_FRACTION = 0.6
+#: A ray farther than this fraction of its ring's median radius from it is an outlier.
+_RING_OUTLIER_FRACTION = 0.35
 #: Largest base excursion of a gate from the summed image's valve plane, mm.
 _VALVE_MOTION_MM = 12.0
 #: Largest difference of the valve height between opposite walls / 2, mm.
@@ -296,6 +300,45 @@ def _search_peak(
     return np.where(candidate.any(axis=-1), first, np.argmax(masked, axis=-1))
 
 
+def _bridge_defects(
+    radius: np.ndarray, ray_max: np.ndarray, angle_deg: np.ndarray, level: np.ndarray
+) -> np.ndarray:
+    """Mid-wall radii with the low-count rays of each ring interpolated across the defect.
+
+    Where the wall is dark (ray maximum below ``level``, per ring) the count profile has
+    no peak and its maximum lies wherever blur from the cavity edge or neighbouring
+    activity is highest. As QPS does, the surface is instead interpolated across the
+    defect from the count-bearing wall of the same ring (periodic linear interpolation
+    in angle; Germano G et al., J Nucl Med 1995;36:2138-2147). A bright ray far from
+    its ring's median radius (more than :data:`_RING_OUTLIER_FRACTION` of it, at least
+    8 mm) has followed extracardiac activity and is interpolated as well. Rings with
+    fewer than a fifth of their rays kept are left unchanged.
+    """
+    out = np.array(radius, dtype=float)
+    for i in range(out.shape[0]):
+        bright = ray_max[i] >= level[i]
+        if bright.any():
+            median = float(np.median(out[i, bright]))
+            bright &= np.abs(out[i] - median) <= max(8.0, _RING_OUTLIER_FRACTION * median)
+        if bright.all() or bright.sum() < max(3, 0.2 * bright.size):
+            continue
+        out[i, ~bright] = np.interp(
+            angle_deg[~bright], angle_deg[bright], out[i, bright], period=360.0
+        )
+    return out
+
+
+def _ring_level(ray_max: np.ndarray) -> np.ndarray:
+    """Per-ring count level below which a ray is in a defect (n_rings,)."""
+    return _DEFECT_FRACTION * np.percentile(ray_max, 90, axis=-1)
+
+
+def _nearest_peak(profiles: np.ndarray, radii: np.ndarray, radius: np.ndarray) -> np.ndarray:
+    """Index of the count maximum within +-half a wall of ``radius`` on each ray."""
+    half = 0.5 * DEFAULT_WALL_THICKNESS_MM
+    return _search_peak(profiles, radii, radius - half, radius + half)
+
+
 def _track_mid_wall(
     profiles: np.ndarray, radii: np.ndarray, n_apical: int, radius0: float
 ) -> np.ndarray:
@@ -305,18 +348,31 @@ def _track_mid_wall(
     each following ring only within +-5 mm of the smoothed ring below it, so that the
     surface cannot jump to extracardiac activity beyond the base.
     """
-    n_rings = profiles.shape[0]
+    n_rings, n_angles = profiles.shape[:2]
+    angle = (np.arange(n_angles) + 0.5) * 360.0 / n_angles
     lo = np.full(profiles.shape[:2], 0.3 * radius0)
     hi = np.full(profiles.shape[:2], 2.0 * radius0 + 5.0)
     peak = _search_peak(profiles, radii, lo, hi)
-    apical = _circular_smooth(radii[peak[:n_apical]], (3, 7))
+    apical_max = np.take_along_axis(profiles[:n_apical], peak[:n_apical, :, None], axis=-1)[..., 0]
+    level = _ring_level(apical_max)
+    apical = _bridge_defects(radii[peak[:n_apical]], apical_max, angle, level)
+    apical = _circular_smooth(apical, (3, 7))
     peak[:n_apical] = _search_peak(
         profiles[:n_apical], radii, apical - _SEARCH_WINDOW_MM, apical + _SEARCH_WINDOW_MM
     )
+    top = float(np.percentile(apical_max, 90))
     previous = _circular_smooth(radii[peak[n_apical - 1 : n_apical]], (1, 9))[0]
     for ring in range(n_apical, n_rings):
         peak[ring] = _search_peak(profiles[ring], radii, previous - 5.0, previous + 5.0)
-        previous = _circular_smooth(radii[peak[ring : ring + 1]], (1, 9))[0]
+        ring_max = np.take_along_axis(profiles[ring], peak[ring][:, None], axis=-1)[:, 0]
+        # a defect is dark against the LV level; a ring past the base is dark everywhere
+        ring_level = _DEFECT_FRACTION * max(float(np.percentile(ring_max, 90)), 0.5 * top)
+        bridged = _bridge_defects(
+            radii[peak[ring : ring + 1]], ring_max[None], angle, np.array([ring_level])
+        )
+        dark = bridged[0] != radii[peak[ring]]
+        peak[ring, dark] = _nearest_peak(profiles[ring, dark], radii, bridged[0, dark])
+        previous = _circular_smooth(bridged, (1, 9))[0]
     return peak
 
 
@@ -472,6 +528,16 @@ def fit_surfaces(
     peak_b = _search_peak(
         prof_b, radii, mid_prior - _SEARCH_WINDOW_MM, mid_prior + _SEARCH_WINDOW_MM
     )
+    max_counts = np.take_along_axis(prof_b, peak_b[..., None], axis=-1)[..., 0]
+    # defects: the surface bridged from the bright wall, sampled there
+    bridged = _bridge_defects(
+        radii[peak_b],
+        max_counts,
+        grid.angle_deg,
+        np.full(grid.n_rings, _DEFECT_FRACTION * reference),
+    )
+    dark = bridged != radii[peak_b]
+    peak_b[dark] = _nearest_peak(prof_b[dark], radii, bridged[dark])
     max_counts = np.take_along_axis(prof_b, peak_b[..., None], axis=-1)[..., 0]
     r_mid = radii[peak_b].astype(float)
     inner, outer = _boundaries(
