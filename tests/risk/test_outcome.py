@@ -25,3 +25,10 @@ def test_bad_rule_and_bad_target():
         positive_if(table, "nun>0")
     with pytest.raises(SchemaError, match="must hold 0/1.*--positive-if 'cad>0'"):
         binary_target(table, "cad")
+
+
+def test_bad_target_values_are_shown_as_written():
+    table = pd.DataFrame({"cad": [0.0, 62.5, 1.0]})
+    with pytest.raises(SchemaError, match=r"found 62\.5 at row\(s\) 1;") as error:
+        binary_target(table, "cad")
+    assert "np." not in str(error.value)

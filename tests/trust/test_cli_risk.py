@@ -184,3 +184,12 @@ def test_survival_without_horizon_is_refused(tmp_path):
         "risk", "train", tmp_path / "s.csv", "--target", "e", "--time", "t", "--out", tmp_path / "m"
     )
     assert result.returncode == 2 and "--horizon" in result.stderr
+
+
+def test_unknown_site_column_is_named_before_training(tmp_path):
+    pd.DataFrame({"age": [60, 70, 65], "cad": [1, 0, 1]}).to_csv(tmp_path / "t.csv", index=False)
+    result = _cli("risk", "train", tmp_path / "t.csv", "--target", "cad", "--site", "centre",
+                  "--out", tmp_path / "m")  # fmt: skip
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert "site column 'centre' is not in the table" in line and str(tmp_path / "t.csv") in line

@@ -47,7 +47,9 @@ def binary_target(table: pd.DataFrame, target: str) -> np.ndarray:
     bad = values.isna() | ~values.isin((0, 1))
     if bad.any():
         rows = ", ".join(str(i) for i in table.index[bad][:5])
-        examples = ", ".join(repr(v) for v in table[target][bad].unique()[:3])
+        examples = ", ".join(
+            repr(v.item() if hasattr(v, "item") else v) for v in table[target][bad].unique()[:3]
+        )
         raise SchemaError(
             f"target column {target!r} must hold 0/1 without missing values; found {examples} "
             f"at row(s) {rows}; binarise it, e.g. --positive-if '{target}>0'"

@@ -35,7 +35,7 @@ from cardiolens.core.errors import ParameterError
 from cardiolens.risk.figures import plot_calibration, plot_decision_curve, plot_roc
 from cardiolens.risk.metrics import ClassificationMetrics, classification_metrics
 from cardiolens.risk.models import ModelKind, make_classifier, model_kind
-from cardiolens.risk.outcome import binary_target
+from cardiolens.risk.outcome import binary_target, column_or_error
 from cardiolens.risk.schema import FeatureSchema, MissingValueReport, infer_schema
 from cardiolens.risk.validation import (
     nested_cross_validation,
@@ -250,6 +250,7 @@ def train_risk_model(
     encoded, missing = schema.validate(table)
     x = encoded.to_numpy()
     y = binary_target(table, target)
+    sites = None if not site else column_or_error(table, site, "site").to_numpy()
     audit_groups = sensitive_groups(table, groups)
     kinds = (kind,) if kind is ModelKind.LOGISTIC else (kind, ModelKind.LOGISTIC)
 
@@ -278,9 +279,9 @@ def train_risk_model(
                 audit_fairness(y, nested.probability, audit_groups, threshold),
             )
         )
-    if site:
+    if sites is not None:
         for result in site_held_out_validation(
-            x, y, table[site].to_numpy(), kinds, schema, random_state, n_boot, progress, n_jobs
+            x, y, sites, kinds, schema, random_state, n_boot, progress, n_jobs
         ):
             subgroup_labels = {
                 name: values[result.test_index] for name, values in audit_groups.items()
