@@ -63,3 +63,10 @@ def test_status_at_horizon_and_bad_outcomes():
     assert status.tolist() == [1, 0, 0, 0]
     with pytest.raises(ParameterError, match="follow-up times"):
         check_survival_outcome(np.array([1.0, -2.0]), np.array([1, 0]))
+
+
+def test_horizon_outside_follow_up_is_refused_before_fitting(whas500):
+    x, time, event = whas500
+    for horizon in (-1.0, float(time.max()) + 1.0):
+        with pytest.raises(ParameterError, match="outside the follow-up every cross-validation"):
+            survival_cross_validation(x, time, event, n_boot=1, horizon=horizon)

@@ -65,6 +65,28 @@ def check_survival_outcome(time, event) -> tuple[np.ndarray, np.ndarray]:
     return time, event.astype(bool)
 
 
+def check_horizon(horizon: float, time: np.ndarray, longest: float, where: str) -> None:
+    """Refuse a risk horizon outside ``(0, longest]``: survival functions end at follow-up.
+
+    Parameters
+    ----------
+    horizon
+        Time at which risk is served (the time column's units).
+    time
+        All follow-up times (their median is suggested instead).
+    longest
+        Longest follow-up of the data the model is fitted on.
+    where
+        Which data, for the message.
+    """
+    if not 0 < horizon <= longest:
+        raise ParameterError(
+            f"horizon {horizon:g} lies outside the follow-up {where} (0 to {longest:g}, in the "
+            f"time column's units); choose a horizon inside follow-up, e.g. the median "
+            f"{float(np.median(time)):g}"
+        )
+
+
 class BoostedSurvival:
     """Gradient-boosted Cox model with median imputation.
 
@@ -273,6 +295,9 @@ def survival_cross_validation(
     time, event = check_survival_outcome(time, event)
     rng = np.random.default_rng(random_state)
     folds = list(StratifiedKFold(n_splits, shuffle=True, random_state=random_state).split(x, event))
+    if horizon is not None:
+        shortest = min(float(time[train].max()) for train, _ in folds)
+        check_horizon(horizon, time, shortest, "every cross-validation fold trains on")
     boot_index = [
         [rng.integers(0, len(test), len(test)) for _ in range(n_boot)] for _, test in folds
     ]

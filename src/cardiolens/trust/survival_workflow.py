@@ -24,6 +24,7 @@ from cardiolens.risk.survival import (
     BoostedSurvival,
     CoxBaseline,
     SurvivalCVResult,
+    check_horizon,
     check_survival_outcome,
     status_at_horizon,
     survival_cross_validation,
@@ -101,6 +102,8 @@ def train_survival_model(
         pd.to_numeric(column_or_error(table, time, "time"), errors="coerce"),
         pd.to_numeric(column_or_error(table, event, "event"), errors="coerce"),
     )
+    for h in horizons:
+        check_horizon(float(h), follow_up, float(follow_up.max()), "of the table")
     features = features or [c for c in table.columns if c not in (time, event)]
     schema = infer_schema(table, features)
     encoded, missing = schema.validate(table)
