@@ -156,3 +156,15 @@ def test_nrrd_round_trip(tmp_path, physionet_masks_dir):
     back = read_volume(tmp_path / "image.nrrd")
     assert back.same_geometry(image, tol_mm=1e-4)
     np.testing.assert_array_equal(back.array, image.array)
+
+
+def test_nan_voxels_are_reported_and_left_out_of_the_value_range(tmp_path):
+    import SimpleITK as sitk
+
+    array = np.zeros((4, 6, 6), np.float32)
+    array[0, 0, 0] = 5.0
+    array[1, 2, 2:5] = np.nan
+    sitk.WriteImage(sitk.GetImageFromArray(array), str(tmp_path / "nan.nrrd"))
+    (series,) = load_study(tmp_path / "nan.nrrd").series
+    assert series.warnings == ["3 voxel(s) are NaN or infinite (left out of the value range)"]
+    assert series.value_range() == (0.0, 5.0)

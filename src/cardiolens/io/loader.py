@@ -95,7 +95,7 @@ def _read_image_series(path: Path) -> Series:
         volume = Volume(array.sum(axis=0), **geometry, metadata=metadata)
     else:
         raise InputError(f"expected a 3D or 4D image; got {dimension}D", path)
-    return Series(
+    series = Series(
         series_uid=_stem(path),
         modality="OT",
         volume=volume,
@@ -104,6 +104,13 @@ def _read_image_series(path: Path) -> Series:
         files=[path],
         metadata=metadata,
     )
+    if volume.array.dtype.kind == "f":
+        n_bad = int(np.count_nonzero(~np.isfinite(volume.array)))
+        if n_bad:
+            series.warnings.append(
+                f"{n_bad} voxel(s) are NaN or infinite (left out of the value range)"
+            )
+    return series
 
 
 def write_nifti(volume: Volume, path: str | Path) -> Path:
