@@ -388,15 +388,28 @@ def _wall_end_heights(cyl_max: np.ndarray, heights: np.ndarray, threshold: float
     return heights[i0] + t * (heights[i1] - heights[i0])
 
 
-def _valve_plane(limit: np.ndarray, angle_deg: np.ndarray, max_height_mm: float) -> np.ndarray:
-    """Per-angle valve height (n_angles,), mm, of a plane fitted robustly to the wall ends."""
+def _bright_angles(cyl_max: np.ndarray, level: float) -> np.ndarray:
+    """Angles (n_angles,) whose wall is not a defect: 75th percentile of the ring maxima >= level.
+
+    A dark wall falls below the valve-plane count level long before the base, so its
+    wall end says nothing about the valve; all angles are returned when fewer than a
+    fifth are bright.
+    """
+    bright = np.percentile(cyl_max, 75, axis=0) >= level
+    return bright if bright.sum() >= max(3, 0.2 * bright.size) else np.ones_like(bright)
+
+
+def _valve_plane(
+    limit: np.ndarray, angle_deg: np.ndarray, max_height_mm: float, bright: np.ndarray
+) -> np.ndarray:
+    """Per-angle valve height (n_angles,), mm, of a plane fitted robustly to the bright wall's ends."""
     theta = np.deg2rad(angle_deg)
     design = np.column_stack([np.ones_like(theta), np.cos(theta), np.sin(theta)])
-    keep = np.ones(len(theta), dtype=bool)
+    keep = bright.copy()
     for _ in range(3):  # robust plane: drop angles far from the fit (defects, noise)
         coef, *_ = np.linalg.lstsq(design[keep], limit[keep], rcond=None)
         residual = np.abs(design @ coef - limit)
-        keep = residual <= max(6.0, 2.5 * np.median(residual))
+        keep = bright & (residual <= max(6.0, 2.5 * np.median(residual[bright])))
     # the mitral-aortic valve plane tilts little against the short axis: limit the tilt
     tilt = float(np.hypot(coef[1], coef[2]))
     if tilt > _MAX_VALVE_TILT_MM:
@@ -493,16 +506,21 @@ def fit_surfaces(
             / np.median(prior.max_counts[: grid.n_apical + 4])
         )
         valve_level = prior.valve_level_counts * share
+    cyl_max = smooth_max[grid.n_apical :]
+    if prior is None:
+        bright = _bright_angles(cyl_max, _DEFECT_FRACTION * reference)
+    else:
+        bright = _bright_angles(
+            prior.max_counts[grid.n_apical :], _DEFECT_FRACTION * prior.reference_counts
+        )
     ring_end = float(
-        _wall_end_heights(
-            smooth_max[grid.n_apical :].mean(axis=1, keepdims=True), heights, valve_level
-        )[0]
+        _wall_end_heights(cyl_max[:, bright].mean(axis=1, keepdims=True), heights, valve_level)[0]
     )
     if valve_height_mm is not None:
         valve = np.asarray(valve_height_mm, dtype=float)
     elif prior is None:
-        limit = _wall_end_heights(smooth_max[grid.n_apical :], heights, valve_level)
-        valve = _valve_plane(limit, grid.angle_deg, float(heights[-1]))
+        limit = _wall_end_heights(cyl_max, heights, valve_level)
+        valve = _valve_plane(limit, grid.angle_deg, float(heights[-1]), bright)
     else:
         # a gate: the whole valve plane moves along the axis (base descent in systole),
         # measured on the angle-averaged wall counts, which are far less noisy than one ray
