@@ -83,3 +83,12 @@ def test_nan_voxels_are_refused_naming_the_file(phantoms, tmp_path):
     assert result.returncode == 2
     (line,) = result.stderr.strip().splitlines()
     assert str(path) in line and "NaN" in line
+
+
+def test_interpolated_label_mask_is_refused(phantoms):
+    phantom = phantoms[0]
+    labels = (phantom.lesion_labels > 0).astype(np.float32) * 1.5  # between LM (1) and LAD (2)
+    with pytest.raises(InputError, match=r"non-integer values \(e\.g\. 1\.5\)"):
+        score_calcium(phantom.volume, labels=phantom.volume.with_array(labels))
+    whole = phantom.volume.with_array((phantom.lesion_labels > 0).astype(np.float32))
+    assert score_calcium(phantom.volume, labels=whole).agatston > 0

@@ -35,6 +35,7 @@ def calcium(
 
     from cardiolens.core.errors import CardiolensError
     from cardiolens.ct import load_calcium_ct, score_calcium
+    from cardiolens.ct.score import check_label_codes
 
     volume = load_calcium_ct(path)
     mask = None
@@ -42,6 +43,7 @@ def calcium(
         from cardiolens.io import read_mask
 
         mask = read_mask(labels, volume)
+        check_label_codes(mask, labels)
     try:
         result = score_calcium(
             volume, phantom=phantom, labels=mask, kv_specific_threshold=kv_threshold

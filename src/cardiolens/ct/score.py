@@ -36,7 +36,7 @@ from cardiolens.ct.lesions import (
 from cardiolens.ct.qrm import find_phantom_inserts
 from cardiolens.ct.result import ArteryScores, CalciumResult
 
-__all__ = ["load_calcium_ct", "score_calcium"]
+__all__ = ["check_label_codes", "load_calcium_ct", "score_calcium"]
 
 logger = logging.getLogger(__name__)
 
@@ -107,8 +107,33 @@ def _check_input(volume: Volume) -> None:
         raise ModalityError(f"calcium scoring needs CT values in HU; got units {units!r}")
 
 
+def check_label_codes(labels: Volume, path: str | Path | None = None) -> None:
+    """Refuse a lesion label mask whose values are not whole numbers (artery codes).
+
+    A mask resampled with linear interpolation holds values such as 1.5 between LM (1)
+    and LAD (2); truncating them would assign lesions to the wrong artery.
+
+    Raises
+    ------
+    InputError
+        Naming ``path`` when given.
+    """
+    raw = np.asarray(labels.array)
+    if raw.dtype.kind != "f":
+        return
+    fractional = raw[np.isfinite(raw) & (raw != np.round(raw))]
+    if fractional.size or not np.isfinite(raw).all():
+        example = f"{float(fractional[0]):g}" if fractional.size else "NaN"
+        raise InputError(
+            f"the label mask holds non-integer values (e.g. {example}); artery codes must be "
+            "whole numbers: resample it with nearest-neighbour, not linear, interpolation",
+            path,
+        )
+
+
 def _user_labels(labels: Volume, calcium: np.ndarray) -> tuple[np.ndarray, dict[int, Artery]]:
     """Split each label value of a user's mask into 3D lesions, keeping the artery code."""
+    check_label_codes(labels)
     values = np.asarray(labels.array).astype(np.int64)
     out = np.zeros(values.shape, dtype=np.int32)
     arteries: dict[int, Artery] = {}
@@ -166,7 +191,8 @@ def score_calcium(
         flags.append(
             f"slice thickness {float(thickness):g} mm (Agatston is defined on 3 mm); scores normalised by increment/3 mm"
         )
-    if labels is not None and not labels.same_geometry(volume):
+    # Same 0.01 mm tolerance as cardiolens.io.read_mask, which loads the CLI's --labels.
+    if labels is not None and not labels.same_geometry(volume, tol_mm=0.01):
         raise GeometryError(
             "the label mask is not on the CT's grid (shape, spacing, origin, direction)"
         )
