@@ -62,7 +62,13 @@ def load_calcium_ct(path: str | Path) -> Volume:
     cts = cts or [s for s in study.series if s.modality == "OT" and _looks_like_hu(s.volume)]
     if not cts:
         found = ", ".join(sorted({s.modality for s in study.series})) or "nothing"
-        raise ModalityError(f"calcium scoring needs a CT series; found {found}", path)
+        hint = (
+            "; an image without a modality (NIfTI/NRRD) is taken as CT only when it holds air "
+            "(1st percentile below -500 HU): store HU, not raw scanner values"
+            if "OT" in found
+            else ""
+        )
+        raise ModalityError(f"calcium scoring needs a CT series; found {found}{hint}", path)
     series = next((s for s in cts if s.role == SeriesRole.CT_CALCIUM), cts[0])
     volume = series.volume
     gaps = volume.metadata.get("interpolated_slices")
