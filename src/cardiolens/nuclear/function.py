@@ -3,10 +3,10 @@
 * Volumes (Germano G et al., J Nucl Med 1995;36:2138-2147, QGS): the cavity
   inside the endocardial surface and below the valve plane in every gate. The
   endocardium of a gate lies half a wall thickness inside its mid-myocardium,
-  the thickness of each sample scaled by its count relative to its mean over
-  the cycle (counts are proportional to thickness for walls thinner than about
-  twice the resolution: the partial-volume effect, Galt JR et al., IEEE Trans
-  Med Imaging 1990;9:144-150);
+  the thickness chosen so that the inner half-wall keeps the volume it has in
+  the summed image (the myocardium is treated as incompressible, its volume
+  constant over the cycle), which makes the wall thicken as the
+  mid-myocardium moves inwards;
   EDV = largest, ESV = smallest, LVEF = (EDV - ESV) / EDV x 100, SV = EDV - ESV.
 * Regional wall motion: inward endocardial excursion from ED to ES along the
   sampling rays (mm), averaged per AHA segment.
@@ -165,6 +165,21 @@ def _smooth_map(values: np.ndarray) -> np.ndarray:
     return ndi.uniform_filter(padded, size=(3, 9), mode="nearest")[:, 4:-4]
 
 
+def _constant_volume_thickness(surfaces: LvSurfaces, inner_ml: float) -> float:
+    """Uniform wall thickness (mm) whose inner half holds ``inner_ml`` inside the mid-myocardium.
+
+    Solved by bisection: the volume between the mid-myocardium and the surface
+    half a thickness inside it grows monotonically with the thickness.
+    """
+    mid_ml = surfaces.enclosed_ml(surfaces.r_mid_mm)
+    lo, hi = 0.0, 2.0 * float(surfaces.r_mid_mm.max())
+    for _ in range(30):
+        t = 0.5 * (lo + hi)
+        shell = mid_ml - surfaces.enclosed_ml(np.clip(surfaces.r_mid_mm - 0.5 * t, 0.0, None))
+        lo, hi = (t, hi) if shell < inner_ml else (lo, t)
+    return 0.5 * (lo + hi)
+
+
 def gated_function(
     gates: Sequence[Volume],
     axes: LvAxes,
@@ -204,10 +219,12 @@ def gated_function(
         for g, d, o in zip(gates, shift, options, strict=True)
     ]
     counts = np.stack([_smooth_map(s.max_counts) for s in fitted])
-    # incompressible myocardium: the wall volume of the summed image is shared by every gate,
-    # so the mean thickness of a gate is that volume over its mid-myocardial area
-    myocardial_ml = summed.area_mm2().sum() * wall_thickness_mm
-    thickness = [myocardial_ml / s.area_mm2().sum() for s in fitted]
+    # incompressible myocardium: the inner half-wall of the summed image (between its
+    # endocardium and mid-myocardium) keeps its volume in every gate
+    inner_ml = summed.enclosed_ml(summed.r_mid_mm) - summed.enclosed_ml(
+        np.clip(summed.r_mid_mm - 0.5 * wall_thickness_mm, 0.0, None)
+    )
+    thickness = [_constant_volume_thickness(s, inner_ml) for s in fitted]
     surfaces = tuple(
         replace(
             s,

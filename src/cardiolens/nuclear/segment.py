@@ -169,7 +169,7 @@ class LvSurfaces:
         cyl = self.r_mid_mm[g.n_apical :] * dtheta * dh[None, :]
         return np.vstack([apical, cyl])
 
-    def _enclosed_ml(self, radius: np.ndarray) -> float:
+    def enclosed_ml(self, radius: np.ndarray) -> float:
         """Volume enclosed by a star-shaped surface and the valve plane, mL."""
         g = self.grid
         dh, dtheta = self._step
@@ -182,7 +182,7 @@ class LvSurfaces:
     @property
     def cavity_volume_ml(self) -> float:
         """LV cavity volume inside the endocardium and below the valve plane, mL."""
-        return self._enclosed_ml(self.r_endo_mm)
+        return self.enclosed_ml(self.r_endo_mm)
 
     def points_lps(self, radius: np.ndarray) -> np.ndarray:
         """LPS positions (n_rings, n_angles, 3), mm, of a surface given by radii on the grid."""
