@@ -81,3 +81,10 @@ def test_threshold_metrics_and_net_benefit_by_hand():
     curve = net_benefit(y, p, thresholds=np.array([0.5, 0.25]))
     assert curve["model"].tolist() == pytest.approx([2 / 10 - 1 / 10 * 1.0, 2 / 10 - 2 / 10 / 3])
     assert curve["treat_all"].tolist() == pytest.approx([0.3 - 0.7, 0.3 - 0.7 / 3])
+
+
+def test_zero_bootstrap_resamples_are_refused(simulated):
+    from cardiolens.core.errors import ParameterError
+
+    with pytest.raises(ParameterError, match="n_boot"):
+        classification_metrics(*simulated, n_boot=0)

@@ -47,3 +47,10 @@ def test_site_held_out_trains_on_the_other_sites(synthetic):
     assert all(len(r.test_index) == 200 and r.metrics.auc.value > 0.75 for r in results)
     with pytest.raises(ParameterError, match=">= 2 sites"):
         site_held_out_validation(x, y, np.full(len(y), "one"), ("logistic",), schema)
+
+
+def test_outer_folds_outside_2_to_the_rarer_class_are_refused(synthetic):
+    x, y, _, schema, _ = synthetic
+    for folds in (1, int(np.bincount(y).min()) + 1):
+        with pytest.raises(ParameterError, match="outer folds must be 2 to"):
+            nested_cross_validation(x, y, "logistic", schema, outer_folds=folds)

@@ -105,7 +105,7 @@ def test_model_from_an_older_version_is_refused(uci_training, tmp_path):
     old = tmp_path / "old"
     shutil.copytree(uci_training.model_dir, old)
     state = joblib.load(old / "model.joblib")
-    del state["horizons"]
+    del state["format"]  # as written before the format was recorded
     joblib.dump(state, old / "model.joblib")
     metadata = json.loads((old / "metadata.json").read_text())
     metadata["model_sha256"] = hashlib.sha256((old / "model.joblib").read_bytes()).hexdigest()

@@ -198,6 +198,8 @@ def bootstrap_estimates(
     Non-finite values (e.g. AUC of a single-class resample) are left out of their CI.
     """
     y, p = _check(y, p)
+    if n_boot < 1:
+        raise ParameterError(f"bootstrap resamples (n_boot) must be >= 1; got {n_boot}")
     rng = np.random.default_rng(random_state)
     samples = np.array(
         [statistic(y[index], p[index]) for index in rng.integers(0, len(y), (n_boot, len(y)))]

@@ -293,6 +293,8 @@ def survival_cross_validation(
         When given, each result carries the out-of-fold risk ``1 - S(horizon)``.
     """
     time, event = check_survival_outcome(time, event)
+    if n_boot < 1:
+        raise ParameterError(f"bootstrap resamples (n_boot) must be >= 1; got {n_boot}")
     rng = np.random.default_rng(random_state)
     folds = list(StratifiedKFold(n_splits, shuffle=True, random_state=random_state).split(x, event))
     if horizon is not None:

@@ -111,6 +111,12 @@ def nested_cross_validation(
         for fitting nor for tuning.
     """
     kind = model_kind(kind)
+    smallest_class = int(np.bincount(np.asarray(y, dtype=int), minlength=2).min())
+    if not 2 <= outer_folds <= smallest_class:
+        raise ParameterError(
+            f"outer folds must be 2 to {smallest_class} (the patients of the rarer outcome); "
+            f"got {outer_folds}"
+        )
     probability = np.zeros(len(y))
     fold_of = np.zeros(len(y), dtype=int)
     params = []

@@ -39,6 +39,9 @@ MODEL_FILE = "model.joblib"
 SCHEMA_FILE = "schema.json"
 METADATA_FILE = "metadata.json"
 N_TOP_FEATURES = 5
+#: Layout of the pickled state in ``model.joblib``; raised whenever a stored object changes
+#: (2: format recorded, Venn-Abers calibrator pools tied scores).
+MODEL_FORMAT = 2
 
 
 @dataclass(frozen=True)
@@ -267,6 +270,7 @@ class RiskModel:
             "confidence": self.confidence,
             "baseline": self.baseline,
             "horizons": self.horizons,
+            "format": MODEL_FORMAT,
         }
         joblib.dump(state, directory / MODEL_FILE, compress=3)
         self.schema.save(directory / SCHEMA_FILE)
@@ -274,11 +278,6 @@ class RiskModel:
         self.metadata = {"model_id": digest[:16], "model_sha256": digest, **metadata}
         (directory / METADATA_FILE).write_text(json.dumps(self.metadata, indent=2, default=str))
         return self.model_id
-
-
-_STATE_KEYS = frozenset(
-    {"model", "kind", "calibrator", "conformal", "background", "confidence", "baseline", "horizons"}
-)
 
 
 def read_metadata(model_dir: str | Path) -> dict:
@@ -315,10 +314,10 @@ def load_model(model_dir: str | Path) -> RiskModel:
             model_dir,
         )
     state = joblib.load(model_dir / MODEL_FILE)
-    missing = sorted(_STATE_KEYS - set(state))
-    if missing:
+    if state.get("format") != MODEL_FORMAT:
         raise InputError(
-            f"{MODEL_FILE} lacks {', '.join(missing)}: it was written by an older cardiolens "
+            f"{MODEL_FILE} has format {state.get('format', 1)}, this cardiolens reads format "
+            f"{MODEL_FORMAT}: it was written by an older cardiolens "
             f"({metadata.get('version', 'unknown version')}); retrain the model",
             model_dir,
         )
