@@ -68,6 +68,7 @@ def test_risk_section_uses_clinical_and_imaging_features(mixed_folder_report):
     assert {c["feature"] for c in risk["top_contributors"]} <= {"age", "rest_tpd_pct"}
     [model] = [m for m in data["provenance"]["models"] if m["name"].startswith("risk")]
     assert model["version"] == risk["model_id"] and len(model["sha256"]) == 64
+    assert isinstance(risk["base_value"], float)  # SHAP base value (log-odds) for the waterfall
     assert (mixed_folder_report.out_dir / "figures" / "shap_waterfall.png").is_file()
     assert "risk" in data["study"]["analyses"]
 

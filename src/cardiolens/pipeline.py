@@ -377,7 +377,7 @@ def _run_risk(
             {"feature": item["feature"], "value": item.get("value"), "contribution": item["shap"]}
             for item in prediction.top_features
         ],
-        "base_value": None,
+        "base_value": prediction.base_value if np.isfinite(prediction.base_value) else None,
         "model_id": prediction.model_id,
         "features_used": features,
     }
@@ -391,7 +391,9 @@ def _run_risk(
     if prediction.needs_review:
         outputs.flag("risk", "the risk model cannot decide at the requested confidence")
     if outputs.risk["top_contributors"]:
-        outputs.figures["shap_waterfall"] = fig.shap_waterfall_png(outputs.risk["top_contributors"])
+        outputs.figures["shap_waterfall"] = fig.shap_waterfall_png(
+            outputs.risk["top_contributors"], base_value=outputs.risk["base_value"] or 0.0
+        )
 
 
 # ---------------------------------------------------------------- assembly

@@ -120,3 +120,22 @@ def test_1p5_mm_slices_with_and_without_overlap_agree_with_3_mm():
         assert scores[(thickness, increment)] == pytest.approx(phantom.truth["totals"]["agatston"])
     assert scores[(1.5, 1.5)] == pytest.approx(scores[(3.0, 3.0)], rel=0.05)
     assert scores[(3.0, 1.5)] == pytest.approx(scores[(3.0, 3.0)], rel=0.05)
+
+
+def test_no_fat_in_the_sac_gives_null_mean_not_nan():
+    import json
+
+    import numpy as np
+
+    from cardiolens.core import Volume
+    from cardiolens.ct.eat import PericardiumModel, epicardial_fat
+
+    sac = np.zeros((4, 8, 8), bool)
+    sac[1:3, 2:6, 2:6] = True
+    model = PericardiumModel(np.zeros(3), np.ones((48, 96)), np.ones((48, 96)), sac)
+    eat = epicardial_fat(Volume(np.full((4, 8, 8), 40.0)), model)
+    assert eat.volume_ml == 0.0 and eat.mean_hu is None
+    assert json.loads(json.dumps(eat.to_json(), allow_nan=False)) == {
+        "volume_ml": 0.0,
+        "mean_hu": None,
+    }

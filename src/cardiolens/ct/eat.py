@@ -79,7 +79,7 @@ class EpicardialFat:
     """Epicardial adipose tissue: volume (mL) and mean attenuation (HU)."""
 
     volume_ml: float
-    mean_hu: float
+    mean_hu: float | None
 
     def to_json(self) -> dict[str, float]:
         """``{volume_ml, mean_hu}`` as printed by ``cardiolens calcium --json``."""
@@ -228,5 +228,5 @@ def epicardial_fat(volume: Volume, pericardium: PericardiumModel) -> EpicardialF
     hu = np.asarray(volume.array)
     fat = pericardium.sac_mask & (hu >= EAT_WINDOW_HU[0]) & (hu <= EAT_WINDOW_HU[1])
     n = int(fat.sum())
-    mean = float(hu[fat].mean()) if n else float("nan")
+    mean = float(hu[fat].mean()) if n else None
     return EpicardialFat(volume_ml=n * volume.voxel_volume_mm3 / 1000.0, mean_hu=mean)

@@ -361,10 +361,8 @@ def _calcium_narrative(calcium: Mapping[str, Any], phantom: bool) -> tuple[list[
     eat = calcium.get("eat")
     findings = [finding]
     if eat:
-        findings.append(
-            f"Epicardial adipose tissue: {_fmt(float(eat['volume_ml']))} mL, "
-            f"mean {_fmt(float(eat['mean_hu']))} HU."
-        )
+        mean = "" if eat["mean_hu"] is None else f", mean {_fmt(float(eat['mean_hu']))} HU"
+        findings.append(f"Epicardial adipose tissue: {_fmt(float(eat['volume_ml']))} mL{mean}.")
     impression = (
         f"CAC-DRS {label}: {_CAC_DRS_RISK[category]}"
         + (f" ({n_vessels} vessel{'s' if n_vessels != 1 else ''} with calcium)" if category else "")
