@@ -111,3 +111,16 @@ def test_implausible_cavity_is_flagged(shell):
     huge = replace(surfaces, r_endo_mm=surfaces.r_endo_mm * 3.0)
     flag = implausible_lv(huge)
     assert flag is not None and flag.code == "implausible_lv" and "mL" in flag.message
+
+
+def test_flattened_contour_is_flagged(shell):
+    # a valve plane dragged down to the apex (a large defect taken for the base)
+    from dataclasses import replace
+
+    from cardiolens.nuclear.quality import implausible_lv
+
+    volume, _, _ = shell
+    surfaces = fit_surfaces(volume, estimate_lv_axes(volume, localize_lv(volume)))
+    flat = replace(surfaces, valve_height_mm=np.full_like(surfaces.valve_height_mm, 10.0))
+    flag = implausible_lv(flat)
+    assert flag is not None and flag.code == "implausible_lv" and "flatter" in flag.message

@@ -37,6 +37,8 @@ NOISE_LIMIT = 0.05
 EXTRACARDIAC_LIMIT = 0.9
 #: Plausible range of the LV cavity volume of a summed image, mL (outside: a failed contour).
 CAVITY_RANGE_ML = (10.0, 350.0)
+#: Smallest LV length (apex to valve) / mid-myocardial diameter of a plausible contour.
+MIN_LENGTH_TO_DIAMETER = 0.75
 #: LV centre shift between gates that indicates patient motion, mm.
 MOTION_LIMIT_MM = 6.0
 
@@ -151,9 +153,27 @@ def too_few_gates(n_gates: int, minimum: int) -> QualityFlag | None:
 
 
 def implausible_lv(surfaces: LvSurfaces) -> QualityFlag | None:
-    """Flag an LV contour whose cavity volume is outside the range of human hearts."""
+    """Flag an LV contour whose cavity volume or shape is outside the range of human hearts.
+
+    The shape test is the ratio of the LV length (endocardial apex to valve plane) to
+    its mid-myocardial diameter: 1.2-1.5 on the analysed phantoms (EDV 80-200 mL);
+    even a spherical cavity of diameter D with a 10 mm wall gives D / (D + 10), about
+    0.85 at D = 60 mm. Below :data:`MIN_LENGTH_TO_DIAMETER` the contour is flatter than
+    a sphere: it has lost the base (a large defect taken for the valve plane).
+    """
     volume = surfaces.cavity_volume_ml
     low, high = CAVITY_RANGE_ML
+    g = surfaces.grid
+    length = float(np.mean(surfaces.valve_height_mm - surfaces.apex_endo_height_mm))
+    diameter = 2.0 * float(np.median(surfaces.r_mid_mm[g.n_apical :]))
+    if length < MIN_LENGTH_TO_DIAMETER * diameter:
+        return QualityFlag(
+            "implausible_lv",
+            f"The LV contour is {length:.0f} mm long for a {diameter:.0f} mm diameter, flatter "
+            "than any ventricle: the automatic contour probably lost the base in a large "
+            "defect. Volumes and LVEF are not reliable; check the reoriented slices and "
+            "contours, and set the long axis manually if needed.",
+        )
     if low <= volume <= high:
         return None
     return QualityFlag(
