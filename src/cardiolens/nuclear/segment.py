@@ -17,8 +17,11 @@ pairs of boundaries are kept:
   misplaces the endocardium by several mm; as in QGS the wall is modelled
   instead, and in gated studies its thickness follows the count change
   (partial-volume effect), see :mod:`cardiolens.nuclear.function`.
-The valve plane is a plane fitted to the basal ends of the count-bearing wall;
-the endocardial apex is where the inner surface meets the long axis.
+The valve plane is a plane fitted to the basal ends of the count-bearing wall
+(dark defect walls end early and are left out of the fit); the endocardial apex
+is where the inner surface meets the long axis. In a defect, or where a ray has
+followed extracardiac activity, the mid-myocardium is interpolated across from
+the bright wall of the same ring (as QPS does) and sampled there.
 """
 
 from __future__ import annotations
