@@ -158,7 +158,9 @@ def summarize(results: Sequence[CaseResult]) -> dict[str, Any]:
     """Acceptance statistics of a set of cases (issue 4 targets in the keys' goals).
 
     Errors are over the analysed cases; a case the analysis refused (no LV found)
-    counts as a wrong territory and is listed in ``n_failed``.
+    counts as a wrong territory and is listed in ``n_failed``. Analysed cases that
+    carry the ``implausible_lv`` quality flag (numbers the analysis itself marks as
+    unreliable) stay in the statistics and are counted in ``n_flagged_implausible``.
     """
     failed = [r for r in results if r.failure is not None]
     results = [r for r in results if r.failure is None]
@@ -171,6 +173,7 @@ def summarize(results: Sequence[CaseResult]) -> dict[str, Any]:
     return {
         "n_cases": len(results) + len(failed),
         "n_failed": len(failed),
+        "n_flagged_implausible": sum("implausible_lv" in r.quality_flags for r in results),
         "lvef_mae_points": float(np.mean(ef_err)),
         "edv_abs_error_pct_max": float(np.max(edv_rel)),
         "edv_abs_error_pct_mean": float(np.mean(edv_rel)),
