@@ -33,7 +33,7 @@ def calcium(
     """Agatston, volume, mass and integrated mass scores, CAC-DRS and epicardial fat."""
     import json
 
-    from cardiolens.core.errors import CardiolensError
+    from cardiolens.core.errors import naming_file
     from cardiolens.ct import load_calcium_ct, score_calcium
     from cardiolens.ct.score import check_label_codes
 
@@ -44,14 +44,10 @@ def calcium(
 
         mask = read_mask(labels, volume)
         check_label_codes(mask, labels)
-    try:
+    with naming_file(path):
         result = score_calcium(
             volume, phantom=phantom, labels=mask, kv_specific_threshold=kv_threshold
         )
-    except CardiolensError as error:
-        if error.path is not None:
-            raise
-        raise type(error)(error.message, path) from error
     if overlay_dir is not None and result.lesion_labels is not None:
         from cardiolens.ct.overlay import write_overlays
 

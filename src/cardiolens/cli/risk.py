@@ -7,12 +7,12 @@ A thin layer over :func:`cardiolens.trust.workflow.train_risk_model`,
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
+
+from cardiolens.core.errors import naming_file
 
 risk_app = typer.Typer(
     help="Train, apply and evaluate risk models (validated, calibrated, explained).",
@@ -22,19 +22,6 @@ risk_app = typer.Typer(
 
 def register(app: typer.Typer) -> None:
     app.add_typer(risk_app, name="risk")
-
-
-@contextmanager
-def _naming(data: Path) -> Iterator[None]:
-    """Prefix a table error (unknown column, bad value) with the CSV it came from."""
-    from cardiolens.core.errors import SchemaError
-
-    try:
-        yield
-    except SchemaError as error:
-        if error.path is not None:
-            raise
-        raise SchemaError(error.message, data) from error
 
 
 def _load(data: Path, target: str | None, positive_if: str | None):
@@ -99,7 +86,7 @@ def train(
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
 ) -> None:
     """Train the boosted model and logistic baseline; validate and write MODEL_DIR."""
-    with _naming(data):
+    with naming_file(data):
         table, source_column = _load(data, target, positive_if)
         if time is not None or event is not None:
             from cardiolens.trust.survival_workflow import train_survival_model
@@ -156,7 +143,7 @@ def predict(
     from cardiolens.trust.serving import load_model
 
     model = load_model(model_dir)
-    with _naming(data):
+    with naming_file(data):
         predictions = model.predict(read_table(data), confidence=confidence)
     out.parent.mkdir(parents=True, exist_ok=True)
     predictions.to_csv(out, index_label="row")
@@ -187,7 +174,7 @@ def evaluate(
 
     if target is None:
         target = read_metadata(model_dir)["target"]
-    with _naming(data):
+    with naming_file(data):
         table, _ = _load(data, target, positive_if)
         report = evaluate_model(
             model_dir, table, target, groups=tuple(group or ()), n_boot=n_boot, out=out

@@ -6,6 +6,8 @@ where one exists, the fix. The CLI prints ``str(error)`` on one line and exits 2
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -56,3 +58,18 @@ class AnalysisError(CardiolensError):
 
 class AuditError(CardiolensError):
     """The audit log is unreadable or its hash chain does not verify."""
+
+
+@contextmanager
+def naming_file(path: str | Path) -> Iterator[None]:
+    """Re-raise a :class:`CardiolensError` that names no file as the same error naming ``path``.
+
+    For callers that know the input file while the computation that fails does not
+    (for example a CLI command scoring a volume read from ``path``).
+    """
+    try:
+        yield
+    except CardiolensError as error:
+        if error.path is not None:
+            raise
+        raise type(error)(error.message, path) from error
