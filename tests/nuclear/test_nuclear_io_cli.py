@@ -7,10 +7,11 @@ import json
 import nibabel as nib
 import numpy as np
 import pytest
+import SimpleITK as sitk
 from typer.testing import CliRunner
 
 from cardiolens.cli import app
-from cardiolens.core.errors import ModalityError, ParameterError
+from cardiolens.core.errors import InputError, ModalityError, ParameterError
 from cardiolens.core.volume import Volume
 from cardiolens.io import read_volume
 from cardiolens.nuclear import analyze_perfusion
@@ -64,6 +65,17 @@ def test_ct_is_refused(qrm_ct_dir):
     assert "SPECT" in str(result.exception)
     with pytest.raises(ModalityError, match="modality CT"):
         analyze_perfusion(stress=Volume(np.zeros((8, 8, 8)), modality="CT"))
+
+
+def test_nan_voxels_are_refused_naming_the_file(tmp_path):
+    volume, _, _ = ellipsoid_lv()
+    array = volume.array.astype(np.float32)
+    array[3, 4, 5] = np.nan
+    path = tmp_path / "nan.nrrd"
+    sitk.WriteImage(volume.with_array(array).to_sitk(), str(path))
+    result = runner.invoke(app, ["nuclear", str(path), "--state", "rest"])
+    assert isinstance(result.exception, InputError)
+    assert str(result.exception).startswith(str(path)) and "1 NaN" in str(result.exception)
 
 
 def test_no_image_is_a_parameter_error():

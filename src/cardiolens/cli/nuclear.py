@@ -80,7 +80,7 @@ def nuclear(
     """Quantify myocardial perfusion SPECT/PET: 17 segments, SSS/SRS/SDS, TPD, EF, quality."""
     import json
 
-    from cardiolens.core.errors import ParameterError
+    from cardiolens.core.errors import ParameterError, naming_file
     from cardiolens.io import write_nifti
     from cardiolens.nuclear import NormalDatabase, analyze_perfusion
 
@@ -88,9 +88,10 @@ def nuclear(
         raise ParameterError(f"--state must be one of {', '.join(_STATES)}; got {state!r}")
     database = None if normals is None else NormalDatabase.load(normals)
     images = _select_images(path, state)
-    result = analyze_perfusion(
-        stress=images.get("stress"), rest=images.get("rest"), normals=database
-    )
+    with naming_file(path):
+        result = analyze_perfusion(
+            stress=images.get("stress"), rest=images.get("rest"), normals=database
+        )
     if save_mask is not None:
         image_result = result.stress or result.rest
         write_nifti(image_result.myocardium_mask(), save_mask)

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from cardiolens.core.errors import AnalysisError, ModalityError, ParameterError
+from cardiolens.core.errors import AnalysisError, InputError, ModalityError, ParameterError
 from cardiolens.core.study import Series
 from cardiolens.core.volume import Volume
 from cardiolens.nuclear.function import MIN_GATES, GatedFunction, gated_function
@@ -183,6 +183,12 @@ def _as_images(image: ImageInput, state: str) -> tuple[Volume, list[Volume]]:
             f"{state}: nuclear perfusion analysis needs a SPECT (NM) or PET (PT) image; "
             f"got modality {modality}"
         )
+    for volume in (summed, *gates):
+        n_bad = int(np.count_nonzero(~np.isfinite(volume.array)))
+        if n_bad:
+            raise InputError(
+                f"{state}: the image holds {n_bad} NaN or infinite voxels; counts must be finite"
+            )
     return summed, gates
 
 
