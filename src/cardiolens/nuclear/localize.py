@@ -5,10 +5,16 @@ liver, gut and stomach wall are solid or flat. A matched filter for a hollow
 sphere (mean count in a shell of radius R minus mean count in its core) over a
 few radii peaks at the centre of the LV and stays low on solid organs, a
 formulation of the "hollow ellipsoid" search of automatic LV detection in QGS
-(Germano G et al., J Nucl Med 1995;36:2138-2147). Hot gut loops can still give
-strong responses, so the 40 strongest local maxima are checked in order and the
-first that is both contrasted (cold core) and enclosed (hot in most directions,
-as a ventricle open only at its base) is the LV.
+(Germano G et al., J Nucl Med 1995;36:2138-2147). Brightness alone does not
+decide: a hot liver dome or bowel loop gives a strong response at its edge, and
+an LV with defects in two territories is dim. The 60 strongest local maxima are
+therefore scored on shape: the fraction of directions from the centre that meet
+a thin wall (a count peak that falls off again within 20 mm, not the rising
+edge of a solid organ), which is high for the LV, walled everywhere but at its
+base and still walled, at reduced counts, in a perfusion defect. Among the
+candidates with a cold cavity and a walled centre the strongest wins, and the
+anatomical prior that the LV lies above the diaphragm prefers a comparable
+candidate at least 40 mm higher (stomach and bowel lie below the heart).
 """
 
 from __future__ import annotations
@@ -85,19 +91,38 @@ def _ball(radius_vox: float) -> np.ndarray:
     return np.sqrt(x * x + y * y + z * z)
 
 
-_CANDIDATES = 40
-#: Candidates enclosed in fewer directions than this are not LVs at all.
-_MIN_PARTIAL_ENCLOSURE = 0.3
-#: A partly enclosed candidate must respond this many times more than anything elsewhere...
-_DOMINANCE = 3.0
-#: ... where elsewhere means farther than this from it, mm.
+_CANDIDATES = 60
+_DIRECTIONS = 128
+#: A direction meets a myocardial wall when its count peak (between 0.4 and 1.6 radii from the
+#: centre) rises at least this fraction of the way from the cavity to the hottest walls
+#: (a wall in a severe perfusion defect keeps about a third of its normal contrast) ...
+_WALL_MIN_HEIGHT = 0.2
+#: ... and the counts fall by this fraction of the peak within :data:`_WALL_FALL_MM` beyond it:
+#: a wall of 8-15 mm blurred by 12-15 mm SPECT resolution, not the edge of a solid organ.
+_WALL_MIN_DROP = 0.35
+_WALL_FALL_MM = 20.0
+#: Candidates this far apart (mm) are different structures.
 _SEPARATE_MM = 40.0
-_DIRECTIONS = 64
+#: A rival hollow structure scoring at least this fraction of the best, and at least
+#: :data:`_SEPARATE_MM` higher, is taken as the LV instead (the LV lies above the diaphragm).
+_SUPERIOR_RIVAL_FRACTION = 0.5
 
 
-def _distance_mm(a: tuple[int, int, int], b: tuple[int, int, int]) -> float:
-    """Distance between two voxel indices of the working grid, mm."""
-    return float(np.linalg.norm(np.subtract(a, b))) * WORKING_SPACING_MM
+@dataclass(frozen=True)
+class _Candidate:
+    """A local maximum of the hollow-sphere response and its shape measures."""
+
+    index: tuple[int, int, int]
+    radius_mm: float
+    response: float
+    contrast: float
+    wall_fraction: float
+    height_mm: float
+
+    @property
+    def score(self) -> float:
+        """Response weighted by how completely a thin wall surrounds the centre."""
+        return self.response * self.wall_fraction**2
 
 
 def _fibonacci_directions(n: int) -> np.ndarray:
@@ -110,35 +135,64 @@ def _fibonacci_directions(n: int) -> np.ndarray:
     )
 
 
-def _enclosure(image: np.ndarray, index: tuple[int, int, int], radius_vox: float) -> float:
-    """Fraction of directions in which the shell around ``index`` is hot.
+def _wall_fraction(image: np.ndarray, index: tuple[int, int, int], radius_mm: float) -> float:
+    """Fraction of directions from ``index`` that meet a thin hot wall (0..1).
 
-    Along each of 64 directions the maximum between 0.5 and 1.6 radii is
-    compared with the core value and the hottest directions (90th percentile):
-    hot when it exceeds the core by half their difference.
+    Along each of 128 directions the count profile is searched for its peak
+    between 0.4 and 1.6 radii. The direction has a wall when the peak rises
+    :data:`_WALL_MIN_HEIGHT` of the way from the cavity (median within 0.3
+    radii) to the hottest walls (90th percentile of the peaks) and the profile
+    falls by :data:`_WALL_MIN_DROP` of the peak within 20 mm outside it. The LV
+    is walled in every direction but its base, with reduced but present walls
+    in perfusion defects; the dome of the liver or a hot bowel loop seen from
+    outside has a rising edge that does not fall again, and only on one side.
     """
     directions = _fibonacci_directions(_DIRECTIONS)
-    steps = np.linspace(0.5, 1.6, 12) * radius_vox
+    r_mm = np.arange(0.0, 1.6 * radius_mm + _WALL_FALL_MM + 1e-6, 2.0)
     points = (
         np.asarray(index, dtype=float)[None, None, :]
-        + steps[None, :, None] * directions[:, None, :]
+        + (r_mm / WORKING_SPACING_MM)[None, :, None] * directions[:, None, :]
     )
-    values = ndi.map_coordinates(image, points.reshape(-1, 3).T, order=1, mode="constant")
-    peak = values.reshape(_DIRECTIONS, len(steps)).max(axis=1)
-    core = float(ndi.map_coordinates(image, np.asarray(index, dtype=float)[:, None], order=1)[0])
-    level = float(np.percentile(peak, 90))
-    if level <= core:
+    profiles = ndi.map_coordinates(image, points.reshape(-1, 3).T, order=1, mode="constant")
+    profiles = profiles.reshape(_DIRECTIONS, len(r_mm))
+    cavity = float(np.median(profiles[:, r_mm <= 0.3 * radius_mm]))
+    window = (r_mm >= 0.4 * radius_mm) & (r_mm <= 1.6 * radius_mm)
+    peak_index = np.argmax(np.where(window[None, :], profiles, -np.inf), axis=1)
+    peak = profiles[np.arange(_DIRECTIONS), peak_index]
+    top = float(np.percentile(peak, 90))
+    if top <= cavity:
         return 0.0
-    return float(np.mean(peak >= core + 0.5 * (level - core)))
+    peak_mm = r_mm[peak_index][:, None]
+    beyond = (r_mm[None, :] > peak_mm) & (r_mm[None, :] <= peak_mm + _WALL_FALL_MM)
+    fallen = peak - np.where(beyond, profiles, np.inf).min(axis=1)
+    wall = (peak >= cavity + _WALL_MIN_HEIGHT * (top - cavity)) & (fallen >= _WALL_MIN_DROP * peak)
+    return float(np.mean(wall))
+
+
+def _choose(candidates: list[_Candidate]) -> _Candidate:
+    """The LV among valid hollow-shell candidates: best score, then the anatomical prior.
+
+    Below the diaphragm the stomach wall and bowel loops can look like hollow
+    shells; a candidate is replaced by a comparable one (score at least
+    :data:`_SUPERIOR_RIVAL_FRACTION` of it) lying at least 40 mm higher.
+    """
+    best = max(candidates, key=lambda c: c.score)
+    higher = [
+        c
+        for c in candidates
+        if c.score >= _SUPERIOR_RIVAL_FRACTION * best.score
+        and c.height_mm - best.height_mm >= _SEPARATE_MM
+    ]
+    return max(higher, key=lambda c: c.score) if higher else best
 
 
 def localize_lv(
     volume: Volume,
     *,
-    mid_wall_radii_mm: tuple[float, ...] = (12.0, 16.0, 21.0, 26.0, 31.0),
+    mid_wall_radii_mm: tuple[float, ...] = (12.0, 16.0, 21.0, 26.0, 31.0, 36.0),
     wall_half_thickness_mm: float = 5.0,
     min_shell_contrast: float = 0.3,
-    min_enclosure: float = 0.55,
+    min_wall_fraction: float = 0.7,
 ) -> LvLocation:
     """Find the centre of the LV cavity in a SPECT/PET volume.
 
@@ -152,10 +206,10 @@ def localize_lv(
         Half thickness of the matched shell, mm.
     min_shell_contrast
         Smallest (shell - core) / shell accepted as an LV, 0..1.
-    min_enclosure
-        Smallest fraction of directions from the centre in which the shell is hot
-        (the LV is closed except at the valve plane; the edge of a solid organ is
-        hot on one side only).
+    min_wall_fraction
+        Smallest fraction of directions from the centre that meet a thin hot wall
+        (the LV is closed except at the valve plane, about 10-20 % of directions;
+        the edge of a solid organ is hot on one side only and does not fall off).
 
     Returns
     -------
@@ -201,55 +255,32 @@ def localize_lv(
     best = np.max(stack, axis=0)
     peaks = (best == ndi.maximum_filter(best, size=5)) & np.isfinite(best) & (best > 0)
     order = np.argsort(best[peaks])[::-1][:_CANDIDATES]
-    candidates = np.argwhere(peaks)[order]
-    scored = []
-    for candidate in candidates:
+    peak_indices = np.argwhere(peaks)[order]
+    heights = work.index_to_physical(peak_indices.astype(float))[:, 2] if len(order) else []
+    valid = []
+    for candidate, height in zip(peak_indices, heights, strict=True):
         index = tuple(int(i) for i in candidate)
         k = int(best_radius[index])
-        radius = mid_wall_radii_mm[k]
-        contrast = float(contrasts[k][index])
-        enclosure = _enclosure(image, index, radius / spacing)
-        logger.debug(
-            "candidate %s: radius %.0f mm, response %.4g, contrast %.2f, enclosure %.2f",
-            index,
-            radius,
-            best[index],
-            contrast,
-            enclosure,
+        found = _Candidate(
+            index=index,
+            radius_mm=mid_wall_radii_mm[k],
+            response=float(best[index]),
+            contrast=float(contrasts[k][index]),
+            wall_fraction=_wall_fraction(image, index, mid_wall_radii_mm[k]),
+            height_mm=float(height),
         )
-        if contrast >= min_shell_contrast and enclosure >= _MIN_PARTIAL_ENCLOSURE:
-            value = float(best[index])
-            scored.append(
-                (value * contrast * enclosure, value, index, radius, contrast, enclosure, k)
-            )
-    if not scored:
+        logger.debug("candidate %s", found)
+        if found.contrast >= min_shell_contrast and found.wall_fraction >= min_wall_fraction:
+            valid.append(found)
+    if not valid:
         raise AnalysisError(
-            "no LV-like structure found (no hot shell around a cold cavity among the "
-            f"{len(candidates)} best candidates): check that this is a myocardial perfusion image"
+            "no LV-like structure found (no hot shell around a cold cavity, walled in "
+            f"{min_wall_fraction:.0%} of directions, among the {len(order)} best candidates): "
+            "check that this is a myocardial perfusion image, or set the LV by hand"
         )
-    scored.sort(key=lambda item: item[0], reverse=True)
-    found = None
-    for rank, (product, value, index, radius, contrast, enclosure, k) in enumerate(scored):
-        far = [s for s in scored if _distance_mm(s[2], index) > _SEPARATE_MM]
-        # a stronger structure elsewhere that was not confirmed makes the choice ambiguous
-        if any(
-            _distance_mm(s[2], index) > _SEPARATE_MM and s[0] >= 1.5 * product
-            for s in scored[:rank]
-        ):
-            break
-        # an LV with large defects is enclosed in few directions: accept it only when it
-        # stands out from every structure elsewhere in the image
-        dominant = contrast >= 0.5 and value >= _DOMINANCE * max((s[1] for s in far), default=0.0)
-        if enclosure >= min_enclosure or dominant:
-            found = (value, index, radius, contrast, float(shell_means[k][index]))
-            break
-    if found is None:
-        raise AnalysisError(
-            "no LV-like structure found with confidence: no hot shell is both enclosed in "
-            f"{min_enclosure:.0%} of directions (or clearly stronger than everything else) and "
-            "free of a stronger rival elsewhere; check the image or set the LV by hand"
-        )
-    score, index, radius, contrast, shell_level = found
+    chosen = _choose(valid)
+    index, radius, contrast = chosen.index, chosen.radius_mm, chosen.contrast
+    shell_level = float(shell_means[mid_wall_radii_mm.index(radius)][index])
     reach = int(np.ceil((radius + 3 * wall_half_thickness_mm) / spacing))
     lo = np.asarray(index) - reach
     hi = np.asarray(index) + reach
@@ -269,6 +300,6 @@ def localize_lv(
         mid_wall_radius_mm=float(radius),
         shell_contrast=contrast,
         shell_mean_counts=shell_level,
-        score=score,
+        score=chosen.response,
         truncated=truncated,
     )

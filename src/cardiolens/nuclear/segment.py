@@ -394,11 +394,14 @@ def _wall_end_heights(cyl_max: np.ndarray, heights: np.ndarray, threshold: float
 def _bright_angles(cyl_max: np.ndarray, level: float) -> np.ndarray:
     """Angles (n_angles,) whose wall is not a defect: 75th percentile of the ring maxima >= level.
 
-    A dark wall falls below the valve-plane count level long before the base, so its
-    wall end says nothing about the valve; all angles are returned when fewer than a
-    fifth are bright.
+    The percentile is over the rings that cross the LV wall (a tenth of their rays
+    at ``level`` or above), not the rings past the base, which are dark at every
+    angle. A dark wall falls below the valve-plane count level long before the
+    base, so its wall end says nothing about the valve; all angles are returned
+    when fewer than a fifth are bright.
     """
-    bright = np.percentile(cyl_max, 75, axis=0) >= level
+    rings = np.percentile(cyl_max, 90, axis=1) >= level
+    bright = np.percentile(cyl_max[rings] if rings.any() else cyl_max, 75, axis=0) >= level
     return bright if bright.sum() >= max(3, 0.2 * bright.size) else np.ones_like(bright)
 
 
@@ -417,7 +420,7 @@ def _valve_plane(
     tilt = float(np.hypot(coef[1], coef[2]))
     if tilt > _MAX_VALVE_TILT_MM:
         coef[1:] *= _MAX_VALVE_TILT_MM / tilt
-        coef[0] = float(np.median(limit - design[:, 1:] @ coef[1:]))
+        coef[0] = float(np.median((limit - design[:, 1:] @ coef[1:])[keep]))
     return np.clip(design @ coef, 8.0, max_height_mm)
 
 
