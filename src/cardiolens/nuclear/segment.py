@@ -17,9 +17,11 @@ pairs of boundaries are kept:
   misplaces the endocardium by several mm; as in QGS the wall is modelled
   instead, and in gated studies its thickness follows the count change
   (partial-volume effect), see :mod:`cardiolens.nuclear.function`.
-The valve plane is a plane fitted to the basal ends of the count-bearing wall
-(dark defect walls end early and are left out of the fit); the endocardial apex
-is where the inner surface meets the long axis. In a defect, or where a ray has
+The valve plane is a plane fitted to the basal ends of the walls: a bright wall
+ends where its counts fall halfway from the LV's count level to the background, a
+defect wall (below 70 % of that level) halfway from its own level, as it reaches
+the base at reduced counts; mildly reduced walls (70-80 %) are left out of the
+fit. The endocardial apex is where the inner surface meets the long axis. In a defect, or where a ray has
 followed extracardiac activity, the mid-myocardium is interpolated across from
 the bright wall of the same ring (as QPS does) and sampled there.
 """
@@ -48,6 +50,16 @@ _SEARCH_WINDOW_MM = 8.0
 _PEAK_FRACTION = 0.5
 #: A ray whose maximum is below this fraction of its ring's bright wall is in a defect.
 _DEFECT_FRACTION = 0.6
+#: A wall whose level stands less than this fraction of the LV's above the background is
+#: too faint to show where it ends (the valve plane is fitted to the other walls).
+_MIN_WALL_CONTRAST = 0.3
+#: A wall below this fraction of the LV's count level (a defect of 30 % or more) ends where
+#: its counts fall halfway from its own level to the background, not the LV's: a defect wall
+#: reaches the base at reduced counts.
+_DARK_WALL_FRACTION = 0.7
+#: Walls between the dark and this fraction (mild reductions, or a normal wall whose base
+#: merges with extracardiac activity) are left out of the valve-plane fit.
+_BRIGHT_WALL_FRACTION = 0.8
 #: A ray farther than this fraction of its ring's median radius from it is an outlier.
 _RING_OUTLIER_FRACTION = 0.35
 #: Largest base excursion of a gate from the summed image's valve plane, mm.
@@ -391,17 +403,23 @@ def _wall_end_heights(cyl_max: np.ndarray, heights: np.ndarray, threshold: float
     return heights[i0] + t * (heights[i1] - heights[i0])
 
 
+def _wall_levels(cyl_max: np.ndarray, level: float) -> np.ndarray:
+    """Count level of the wall at each angle (n_angles,): 75th percentile over the LV's rings.
+
+    The rings are those that cross the LV wall (a tenth of their rays at ``level`` or
+    above), not the rings past the base, which are dark at every angle.
+    """
+    rings = np.percentile(cyl_max, 90, axis=1) >= level
+    return np.percentile(cyl_max[rings] if rings.any() else cyl_max, 75, axis=0)
+
+
 def _bright_angles(cyl_max: np.ndarray, level: float) -> np.ndarray:
     """Angles (n_angles,) whose wall is not a defect: 75th percentile of the ring maxima >= level.
 
-    The percentile is over the rings that cross the LV wall (a tenth of their rays
-    at ``level`` or above), not the rings past the base, which are dark at every
-    angle. A dark wall falls below the valve-plane count level long before the
-    base, so its wall end says nothing about the valve; all angles are returned
-    when fewer than a fifth are bright.
+    The percentile is over the rings that cross the LV wall (:func:`_wall_levels`);
+    all angles are returned when fewer than a fifth are bright.
     """
-    rings = np.percentile(cyl_max, 90, axis=1) >= level
-    bright = np.percentile(cyl_max[rings] if rings.any() else cyl_max, 75, axis=0) >= level
+    bright = _wall_levels(cyl_max, level) >= level
     return bright if bright.sum() >= max(3, 0.2 * bright.size) else np.ones_like(bright)
 
 
@@ -525,8 +543,16 @@ def fit_surfaces(
     if valve_height_mm is not None:
         valve = np.asarray(valve_height_mm, dtype=float)
     elif prior is None:
-        limit = _wall_end_heights(cyl_max, heights, valve_level)
-        valve = _valve_plane(limit, grid.angle_deg, float(heights[-1]), bright)
+        own = _wall_levels(cyl_max, _DEFECT_FRACTION * reference)
+        dark = (own < _DARK_WALL_FRACTION * reference) & (
+            own - background >= _MIN_WALL_CONTRAST * (reference - background)
+        )
+        level = np.where(dark, background + valve_fraction * (own - background), valve_level)
+        limit = _wall_end_heights(cyl_max, heights, level)
+        fitted = dark | (own >= _BRIGHT_WALL_FRACTION * reference)
+        if fitted.sum() < max(3, 0.2 * fitted.size):
+            fitted = np.ones_like(fitted)
+        valve = _valve_plane(limit, grid.angle_deg, float(heights[-1]), fitted)
     else:
         # a gate: the whole valve plane moves along the axis (base descent in systole),
         # measured on the angle-averaged wall counts, which are far less noisy than one ray
