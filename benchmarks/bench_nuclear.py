@@ -62,6 +62,16 @@ def run() -> dict:
             f"{str(r.true_territory):>9}/{str(r.measured_territory):<10} {r.analysis_s:5.2f}"
         )
     summary = summarize(results)
+    # per group, without the statistics that do not apply to it (NaN is not JSON)
+    summary["groups"] = {
+        name: {k: v for k, v in summarize(group).items() if v == v}
+        for name, group in (
+            ("normal", [r for r in results if not r.case.defects]),
+            ("single_vessel", [r for r in results if len(r.case.defects) == 1]),
+            ("two_vessel", [r for r in results if len(r.case.defects) == 2]),
+        )
+        if group
+    }
     summary["stress_rest_gated_analysis_s"] = _speed(method)
     summary["method"] = method
     summary["goals"] = GOALS
@@ -73,4 +83,4 @@ if __name__ == "__main__":
     import json
 
     out = run()
-    print(json.dumps({k: v for k, v in out.items() if k != "cases"}, indent=2))
+    print(json.dumps({k: v for k, v in out.items() if k != "cases"}, indent=2, default=str))

@@ -175,7 +175,7 @@ def summarize(results: Sequence[CaseResult]) -> dict[str, Any]:
         "n_failed": len(failed),
         "n_flagged_implausible": sum("implausible_lv" in r.quality_flags for r in results),
         "lvef_mae_points": float(np.mean(ef_err)),
-        "edv_abs_error_pct_max": float(np.max(edv_rel)),
+        "edv_abs_error_pct_max": float(np.max(edv_rel)) if edv_rel else float("nan"),
         "edv_abs_error_pct_mean": float(np.mean(edv_rel)),
         "edv_within_10pct_fraction": float(np.mean(np.asarray(edv_rel) <= 10.0)),
         "tpd_vs_extent_mae_points": float(np.mean(tpd_err)),
