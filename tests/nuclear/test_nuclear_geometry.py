@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy import ndimage as ndi
 
 from cardiolens.core.errors import AnalysisError, ParameterError
 from cardiolens.core.volume import Volume
@@ -35,6 +36,19 @@ def test_lv_is_found_next_to_a_liver(shell):
     assert across < 8.0
     assert -5.0 < along < 35.0
     assert not location.truncated
+
+
+def test_lv_is_preferred_to_a_hotter_hollow_stomach_below_it():
+    # a stomach wall three times as hot as the myocardium, 85 mm below the LV centre: a
+    # closed thin-walled shell like the LV, but below the diaphragm (anatomical prior)
+    volume, _, _ = ellipsoid_lv(noise_seed=None)
+    index = np.indices(volume.shape).reshape(3, -1).T
+    centre = np.array([50.0, 0.0, -80.0])
+    radius = np.linalg.norm(volume.index_to_physical(index) - centre, axis=1)
+    stomach = (300.0 * ((radius > 28.0) & (radius <= 36.0))).reshape(volume.shape)
+    image = volume.array + ndi.gaussian_filter(stomach, 12.0 / 2.3548 / 4.0)
+    location = localize_lv(volume.with_array(image.astype(np.float32)))
+    assert np.linalg.norm(np.asarray(location.center_lps) - np.array([20.0, -10.0, 5.0])) < 25.0
 
 
 def _angle_deg(a, b):

@@ -105,7 +105,7 @@ _WALL_FALL_MM = 20.0
 _SEPARATE_MM = 40.0
 #: A rival hollow structure scoring at least this fraction of the best, and at least
 #: :data:`_SEPARATE_MM` higher, is taken as the LV instead (the LV lies above the diaphragm).
-_SUPERIOR_RIVAL_FRACTION = 0.5
+_SUPERIOR_RIVAL_FRACTION = 0.25
 
 
 @dataclass(frozen=True)
