@@ -64,3 +64,96 @@ def test_phase_sd_on_phantoms_separates_dyssynchrony(delay_deg, low, high):
     )
     function = analyze_perfusion(stress=as_series(phantom.stress)).stress.function
     assert low <= function.phase.phase_sd_deg <= high
+
+
+def _wall_gates(ed_thickness_mm: float, sigma_mm: float, area_ratio: float, n_gates: int = 8):
+    """Synthetic profiles: a wall thickening with constant volume, blurred by a Gaussian.
+
+    Computed by numerical convolution of a rectangle (not with the fitted model's erf),
+    on a cavity-to-outside background step, with the gate's mid-wall area.
+    """
+    from scipy import ndimage as ndi
+
+    from cardiolens.nuclear.function import _PROFILE_OFFSETS_MM
+
+    fine = np.arange(-60.0, 60.0, 0.05)
+    phase = np.arange(n_gates) / n_gates
+    area = 1000.0 * (1.0 - (1.0 - 1.0 / area_ratio) * 0.5 * (1 - np.cos(2 * np.pi * phase)))
+    profiles = []
+    for a in area:
+        thickness = ed_thickness_mm * area.max() / a
+        wall = (np.abs(fine) <= 0.5 * thickness).astype(float)
+        image = 0.2 * (fine < 0) + 0.1 * (fine >= 0) + wall
+        blurred = ndi.gaussian_filter1d(image, sigma_mm / 0.05, mode="nearest")
+        profiles.append(np.interp(_PROFILE_OFFSETS_MM, fine, blurred))
+    return np.array(profiles), area, _PROFILE_OFFSETS_MM
+
+
+@pytest.mark.parametrize(
+    ("thickness", "sigma"), [(8.0, 4.7), (10.0, 5.5), (12.0, 4.7), (14.0, 6.4), (12.0, 3.5)]
+)
+def test_wall_thickness_fit_recovers_thickness_and_resolution(thickness, sigma):
+    from cardiolens.nuclear.function import fit_wall_thickness
+
+    profiles, area, offsets = _wall_gates(thickness, sigma, area_ratio=1.35)
+    result = fit_wall_thickness(profiles, area, offsets)
+    assert result.measured, result.note
+    assert result.ed_thickness_mm == pytest.approx(thickness, abs=0.1)
+    assert result.resolution_sigma_mm == pytest.approx(sigma, abs=0.1)
+
+
+def test_wall_thickness_fit_is_robust_to_noise():
+    from cardiolens.nuclear.function import fit_wall_thickness
+
+    profiles, area, offsets = _wall_gates(11.5, 4.7, area_ratio=1.35)
+    rng = np.random.default_rng(0)
+    noisy = profiles + rng.normal(0.0, 0.005 * profiles.max(), profiles.shape)
+    result = fit_wall_thickness(noisy, area, offsets)
+    assert result.measured, result.note
+    assert result.ed_thickness_mm == pytest.approx(11.5, abs=0.5)
+
+
+def test_wall_thickness_falls_back_without_thickening():
+    from cardiolens.nuclear.function import fit_wall_thickness
+    from cardiolens.nuclear.segment import DEFAULT_WALL_THICKNESS_MM
+
+    profiles, area, offsets = _wall_gates(12.0, 4.7, area_ratio=1.05)
+    result = fit_wall_thickness(profiles, area, offsets)
+    assert not result.measured
+    assert result.ed_thickness_mm == DEFAULT_WALL_THICKNESS_MM
+    assert "thickens too little" in result.note
+
+
+def test_wall_thickness_falls_back_on_noise():
+    from cardiolens.nuclear.function import fit_wall_thickness
+
+    rng = np.random.default_rng(1)
+    profiles, area, offsets = _wall_gates(10.0, 4.7, area_ratio=1.35)
+    noise = rng.normal(0.0, profiles.max(), profiles.shape)
+    result = fit_wall_thickness(profiles + noise, area, offsets)
+    assert not result.measured
+    assert result.note
+
+
+def test_wall_thickness_fit_checks_its_input():
+    from cardiolens.nuclear.function import fit_wall_thickness
+
+    profiles, area, offsets = _wall_gates(10.0, 4.7, area_ratio=1.35)
+    with pytest.raises(ParameterError, match="wall thickness fit"):
+        fit_wall_thickness(profiles[:, :-1], area, offsets)
+    with pytest.raises(ParameterError, match="wall thickness fit"):
+        fit_wall_thickness(profiles[:3], area[:3], offsets)
+
+
+def test_curvature_shift_of_a_blurred_ring():
+    # a thin ring of radius R blurred by a 2D Gaussian of SD s peaks at R - s^2 / (2 R)
+    from scipy import ndimage as ndi
+
+    step, radius, sigma = 0.1, 25.0, 5.0
+    y, x = np.mgrid[-40:40:step, -40:40:step]
+    r = np.hypot(x, y)
+    ring = (np.abs(r - radius) <= 6.0).astype(float)  # a 12 mm wall: same shift to first order
+    blurred = ndi.gaussian_filter(ring, sigma / step)
+    row = blurred[blurred.shape[0] // 2, blurred.shape[1] // 2 :]
+    peak = x[0, blurred.shape[1] // 2 + int(np.argmax(row))]
+    assert radius - peak == pytest.approx(sigma**2 / (2 * radius), abs=0.15)

@@ -12,7 +12,9 @@ import pytest
 
 from cardiolens.nuclear.validation import (
     PhantomCase,
+    as_series,
     run_phantom_case,
+    simulate_case,
     standard_cases,
     summarize,
 )
@@ -69,3 +71,18 @@ def test_low_count_study_is_flagged():
     phantom = simulate_spect(seed=5, counts=3e5, method="image_space", include_rest=False)
     result = analyze_perfusion(stress=phantom.stress.summed)
     assert "low_counts" in {f.code for f in result.stress.quality_flags}
+
+
+def test_hypertrophied_wall_is_measured_from_the_gates():
+    # benchmark case s100: ED wall 11.9 mm; with the fixed 10 mm population wall its
+    # EDV was 11 % too large. The wall is measured from the gates (partial-volume fit).
+    from cardiolens.nuclear import analyze_perfusion
+
+    phantom = simulate_case(standard_cases(n=32, seed=100)[0])
+    function = analyze_perfusion(stress=as_series(phantom.stress)).stress.function
+    truth = phantom.truth
+    assert function.wall_thickness.measured, function.wall_thickness.note
+    assert abs(function.wall_thickness.ed_thickness_mm - truth.wall_thickness_mm) <= 1.0
+    assert abs(function.edv_ml / truth.edv_ml - 1.0) <= 0.10
+    assert abs(function.lvef_pct - truth.lvef_pct) <= 4.0
+    assert function.to_json()["ed_wall_thickness_measured"] is True

@@ -8,7 +8,14 @@ from cardiolens.nuclear.analysis import (
     prepare_polar_map,
 )
 from cardiolens.nuclear.bullseye import plot_bullseye
-from cardiolens.nuclear.function import GatedFunction, PhaseAnalysis, gated_function, phase_analysis
+from cardiolens.nuclear.function import (
+    GatedFunction,
+    PhaseAnalysis,
+    WallThickness,
+    fit_wall_thickness,
+    gated_function,
+    phase_analysis,
+)
 from cardiolens.nuclear.localize import LvLocation, localize_lv
 from cardiolens.nuclear.normals import (
     NormalDatabase,
@@ -51,12 +58,14 @@ __all__ = [
     "RayGrid",
     "ScoreThresholds",
     "View",
+    "WallThickness",
     "analyze_image",
     "analyze_perfusion",
     "build_normal_database",
     "default_normal_database",
     "estimate_lv_axes",
     "fit_surfaces",
+    "fit_wall_thickness",
     "gated_function",
     "localize_lv",
     "myocardium_mask",

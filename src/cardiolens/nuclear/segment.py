@@ -15,8 +15,10 @@ pairs of boundaries are kept:
   wall thickness either side of the mid-myocardium. SPECT resolution (12-15 mm)
   is coarser than the wall (about 10 mm), so a threshold on the blurred profile
   misplaces the endocardium by several mm; as in QGS the wall is modelled
-  instead, and in gated studies its thickness follows the count change
-  (partial-volume effect), see :mod:`cardiolens.nuclear.function`.
+  instead: a population thickness in one (summed or ungated) image, and in gated
+  studies an end-diastolic thickness measured from the count profiles of the
+  gates (partial-volume fit) kept at constant myocardial volume over the cycle,
+  see :mod:`cardiolens.nuclear.function`.
 The valve plane is a plane fitted to the basal ends of the walls: a bright wall
 ends where its counts fall halfway from the LV's count level to the background, a
 defect wall (below 70 % of that level) halfway from its own level, as it reaches
@@ -66,8 +68,9 @@ _RING_OUTLIER_FRACTION = 0.35
 _VALVE_MOTION_MM = 12.0
 #: Largest difference of the valve height between opposite walls / 2, mm.
 _MAX_VALVE_TILT_MM = 8.0
-#: Mean LV wall thickness over the cardiac cycle, mm (normal end-diastolic wall
-#: 6-11 mm; Lang RM et al., J Am Soc Echocardiogr 2015;28:1-39).
+#: Population LV wall thickness, mm (normal end-diastolic wall 6-11 mm; Lang RM et al.,
+#: J Am Soc Echocardiogr 2015;28:1-39): ungated images, and gated ones where the wall
+#: cannot be measured from the gates.
 DEFAULT_WALL_THICKNESS_MM = 10.0
 
 

@@ -27,6 +27,7 @@ __all__ = [
     "as_series",
     "PhantomCase",
     "CaseResult",
+    "simulate_case",
     "run_phantom_case",
     "summarize",
     "standard_cases",
@@ -94,11 +95,11 @@ def as_series(images: Any) -> Series:
     )
 
 
-def run_phantom_case(case: PhantomCase, normals: NormalDatabase | None = None) -> CaseResult:
-    """Simulate ``case``, analyse it and compare with the phantom truth."""
+def simulate_case(case: PhantomCase) -> Any:
+    """The SPECT phantom of ``case`` (a :class:`cardiolens.phantom.spect.SpectPhantom`)."""
     from cardiolens.phantom import DefectSpec, simulate_spect
 
-    phantom = simulate_spect(
+    return simulate_spect(
         seed=case.seed,
         edv_ml=case.edv_ml,
         lvef_pct=case.lvef_pct,
@@ -109,6 +110,11 @@ def run_phantom_case(case: PhantomCase, normals: NormalDatabase | None = None) -
         randomize_anatomy=True,
         include_rest=case.include_rest,
     )
+
+
+def run_phantom_case(case: PhantomCase, normals: NormalDatabase | None = None) -> CaseResult:
+    """Simulate ``case``, analyse it and compare with the phantom truth."""
+    phantom = simulate_case(case)
     truth = phantom.truth
     extent = truth.territory_extent_pct["stress"]
     territories = {k: v for k, v in extent.items() if k != "total"}
