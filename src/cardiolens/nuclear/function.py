@@ -274,16 +274,17 @@ def wall_profile_model(
     offset_mm: np.ndarray,
     amplitude: float,
     sigma_mm: float,
-    thickness_mm: float,
-    centre_mm: float = 0.0,
-    inner_level: float = 0.0,
-    outer_level: float = 0.0,
+    thickness_mm: float | np.ndarray,
+    centre_mm: float | np.ndarray = 0.0,
+    inner_level: float | np.ndarray = 0.0,
+    outer_level: float | np.ndarray = 0.0,
 ) -> np.ndarray:
     """Count profile across a uniform wall blurred by a Gaussian resolution (Galt et al. 1990).
 
     ``amplitude`` x (rectangle of width ``thickness_mm`` convolved with a Gaussian
     of SD ``sigma_mm``), centred at ``centre_mm``, on a background that steps
-    (blurred) from ``inner_level`` (cavity side) to ``outer_level``.
+    (blurred) from ``inner_level`` (cavity side) to ``outer_level``. Array
+    parameters broadcast against ``offset_mm`` (one profile per row).
     """
     x = (np.asarray(offset_mm, dtype=float) - centre_mm) / (np.sqrt(2.0) * sigma_mm)
     half = 0.5 * thickness_mm / (np.sqrt(2.0) * sigma_mm)
@@ -342,12 +343,11 @@ def fit_wall_thickness(
 
     def residuals(p: np.ndarray) -> np.ndarray:
         amplitude, sigma, thickness = p[:3]
-        rest = p[3:].reshape(n, 3)
-        model = [
-            wall_profile_model(x, amplitude, sigma, thickness * k, *r)
-            for k, r in zip(ratio, rest, strict=True)
-        ]
-        return (np.stack(model) - data).ravel() / height
+        centre, inner, outer = p[3:].reshape(n, 3).T[..., None]
+        model = wall_profile_model(
+            x, amplitude, sigma, thickness * ratio[:, None], centre, inner, outer
+        )
+        return (model - data).ravel() / height
 
     p0 = np.concatenate(
         [
