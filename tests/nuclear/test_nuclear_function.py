@@ -124,6 +124,19 @@ def test_wall_thickness_falls_back_without_thickening():
     assert "thickens too little" in result.note
 
 
+def test_wall_thickness_fallback_still_measures_the_resolution():
+    # a wall of the default thickness that hardly thickens: the thickness is not
+    # measured, the resolution is (for the curvature correction of the count maximum)
+    from cardiolens.nuclear.function import fit_wall_thickness
+    from cardiolens.nuclear.segment import DEFAULT_WALL_THICKNESS_MM
+
+    profiles, area, offsets = _wall_gates(DEFAULT_WALL_THICKNESS_MM, 5.5, area_ratio=1.05)
+    result = fit_wall_thickness(profiles, area, offsets)
+    assert not result.measured
+    assert result.resolution_sigma_mm == pytest.approx(5.5, abs=0.1)
+    assert "resolution SD 5.5 mm at the default thickness" in result.note
+
+
 def test_wall_thickness_falls_back_on_noise():
     from cardiolens.nuclear.function import fit_wall_thickness
 

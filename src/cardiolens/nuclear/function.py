@@ -29,12 +29,13 @@
   Outside 6-18 mm, with an uncertain fit or too little thickening to separate
   thickness from resolution, the population default
   :data:`~cardiolens.nuclear.segment.DEFAULT_WALL_THICKNESS_MM` is used and the
-  reason recorded.
-* With the resolution measured, the count maximum of each gate (the
-  mid-myocardium) is moved outwards by ``s^2 H`` (``H`` the mean curvature of the
-  wall): blur moves the maximum of a curved wall towards its centre of
-  curvature by that amount to first order, whatever the wall thickness (it
-  reduced the cavity volumes by 3-5 % on the phantom).
+  reason recorded; the resolution is then fitted with the thickness held at
+  the default (the profile width still measures it).
+* With the resolution measured (also at the default thickness), the count
+  maximum of each gate (the mid-myocardium) is moved outwards by ``s^2 H``
+  (``H`` the mean curvature of the wall): blur moves the maximum of a curved
+  wall towards its centre of curvature by that amount to first order, whatever
+  the wall thickness (it changed the cavity volumes by 3-5 % on the phantom).
 * Regional wall motion: inward endocardial excursion from ED to ES along the
   sampling rays (mm), averaged per AHA segment.
 * Regional thickening from the count increase between ED and ES, which is
@@ -95,6 +96,9 @@ WALL_THICKNESS_RANGE_MM = (6.0, 18.0)
 #: 10 mm, which moves the endocardium by 0.4 mm, about 5 % of the cavity volume of a
 #: 25 mm radius LV (3 x 0.4 / 25).
 _MAX_THICKNESS_RSE = 0.08
+#: Largest relative standard error of the resolution fitted at the default thickness for
+#: it to be used in the curvature correction: 0.4 mm at 5 mm moves the maximum by < 0.2 mm.
+_MAX_SIGMA_RSE = 0.08
 #: Least mid-myocardial area change (largest / smallest gate) for the fit to separate
 #: thickness from resolution: a wall that hardly thickens gives no such information.
 _MIN_AREA_RATIO = 1.1
@@ -140,7 +144,8 @@ class WallThickness:
         True when it comes from the partial-volume fit of the gates, False when
         the population default was used.
     resolution_sigma_mm
-        Gaussian SD of the image resolution found by the fit, mm (NaN if none).
+        Gaussian SD of the image resolution found by the fit, mm, with the thickness
+        held at the default when it was not measured (NaN if none).
     note
         How the value was obtained, or why the fit was not used.
     """
@@ -293,9 +298,64 @@ def wall_profile_model(
     return inner_level + (outer_level - inner_level) * step + amplitude * wall
 
 
-def _default_thickness(note: str) -> WallThickness:
+def _default_thickness(note: str, sigma_mm: float = float("nan")) -> WallThickness:
     logger.warning("wall thickness: %s; using %.1f mm", note, DEFAULT_WALL_THICKNESS_MM)
-    return WallThickness(DEFAULT_WALL_THICKNESS_MM, False, float("nan"), note)
+    if np.isfinite(sigma_mm):
+        note = f"{note}; resolution SD {sigma_mm:.1f} mm at the default thickness"
+    return WallThickness(DEFAULT_WALL_THICKNESS_MM, False, sigma_mm, note)
+
+
+def _fit_profiles(
+    data: np.ndarray, ratio: np.ndarray, x: np.ndarray, thickness_mm: float | None
+) -> tuple[np.ndarray, float]:
+    """Joint fit of the gates' profiles (see :func:`fit_wall_thickness`).
+
+    Returns ``(amplitude, sigma, thickness)`` and the relative standard error of the
+    thickness, or, with ``thickness_mm`` held fixed, of the resolution ``sigma``
+    (infinite when the fit fails or its covariance is singular).
+    """
+    n = len(ratio)
+    height = float(np.max(data) - np.min(data))
+    free = thickness_mm is None
+    n_global = 3 if free else 2
+
+    def residuals(p: np.ndarray) -> np.ndarray:
+        amplitude, sigma = p[:2]
+        thickness = p[2] if free else thickness_mm
+        centre, inner, outer = p[n_global:].reshape(n, 3).T[..., None]
+        model = wall_profile_model(
+            x, amplitude, sigma, thickness * ratio[:, None], centre, inner, outer
+        )
+        return (model - data).ravel() / height
+
+    start = [1.5 * height, 5.0, DEFAULT_WALL_THICKNESS_MM][:n_global]
+    p0 = np.concatenate([start, np.column_stack([np.zeros(n), data[:, 0], data[:, -1]]).ravel()])
+    lo = np.concatenate([[0.0, 1.0, 1.0][:n_global], np.tile([-5.0, -np.inf, -np.inf], n)])
+    hi = np.concatenate([[np.inf, 15.0, 40.0][:n_global], np.tile([5.0, np.inf, np.inf], n)])
+    fit = least_squares(residuals, p0, bounds=(lo, hi))
+    k = 2 if free else 1
+    dof = max(fit.fun.size - fit.x.size, 1)
+    try:
+        cov = np.linalg.inv(fit.jac.T @ fit.jac) * float(fit.fun @ fit.fun) / dof
+        rse = float(np.sqrt(cov[k, k])) / float(fit.x[k])
+    except np.linalg.LinAlgError:
+        rse = float("inf")
+    if not fit.success or not np.isfinite(rse):
+        rse = float("inf")
+    thickness = float(fit.x[2]) if free else float(thickness_mm)
+    return np.array([float(fit.x[0]), float(fit.x[1]), thickness]), rse
+
+
+def _resolution_at_default(data: np.ndarray, ratio: np.ndarray, x: np.ndarray) -> float:
+    """Resolution SD (mm) of the profiles with the wall at the default thickness, NaN if uncertain.
+
+    When the thickness cannot be separated from the resolution, the profile width
+    still measures the resolution once the thickness is fixed (the width grows as
+    ``sqrt(T^2 / 12 + s^2)``, little with ``T`` near the default), which the
+    curvature correction of the count maximum needs.
+    """
+    (_, sigma, _), rse = _fit_profiles(data, ratio, x, DEFAULT_WALL_THICKNESS_MM)
+    return sigma if rse <= _MAX_SIGMA_RSE else float("nan")
 
 
 def fit_wall_thickness(
@@ -312,7 +372,9 @@ def fit_wall_thickness(
     width grow with both, so thickness and resolution separate when the wall
     thickens. The population default is returned, with the reason, when the wall
     thickens too little (largest / smallest area < 1.1), the fit fails, its
-    relative standard error exceeds 8 %, or it leaves the physiological range.
+    relative standard error exceeds 8 %, or it leaves the physiological range;
+    the resolution is then fitted with the thickness held at the default
+    (NaN when that fit is uncertain too).
 
     Parameters
     ----------
@@ -333,51 +395,30 @@ def fit_wall_thickness(
         )
     if not np.all(np.isfinite(data)) or not np.all(area > 0):
         return _default_thickness("the wall profiles are not finite")
+    ratio = area.max() / area
     if area.max() / area.min() < _MIN_AREA_RATIO:
         return _default_thickness(
-            f"the wall thickens too little to measure it (area ratio {area.max() / area.min():.2f})"
+            f"the wall thickens too little to measure it (area ratio {area.max() / area.min():.2f})",
+            _resolution_at_default(data, ratio, x),
         )
-    ratio = area.max() / area
-    n = len(area)
-    height = float(np.max(data) - np.min(data))
-
-    def residuals(p: np.ndarray) -> np.ndarray:
-        amplitude, sigma, thickness = p[:3]
-        centre, inner, outer = p[3:].reshape(n, 3).T[..., None]
-        model = wall_profile_model(
-            x, amplitude, sigma, thickness * ratio[:, None], centre, inner, outer
+    (_, sigma, thickness), rse = _fit_profiles(data, ratio, x, None)
+    if rse > _MAX_THICKNESS_RSE:
+        return _default_thickness(
+            f"the partial-volume fit is uncertain (RSE {rse:.0%})",
+            _resolution_at_default(data, ratio, x),
         )
-        return (model - data).ravel() / height
-
-    p0 = np.concatenate(
-        [
-            [1.5 * height, 5.0, DEFAULT_WALL_THICKNESS_MM],
-            np.column_stack([np.zeros(n), data[:, 0], data[:, -1]]).ravel(),
-        ]
-    )
-    lo = np.concatenate([[0.0, 1.0, 1.0], np.tile([-5.0, -np.inf, -np.inf], n)])
-    hi = np.concatenate([[np.inf, 15.0, 40.0], np.tile([5.0, np.inf, np.inf], n)])
-    fit = least_squares(residuals, p0, bounds=(lo, hi))
-    thickness, sigma = float(fit.x[2]), float(fit.x[1])
-    dof = max(fit.fun.size - fit.x.size, 1)
-    try:
-        cov = np.linalg.inv(fit.jac.T @ fit.jac) * float(fit.fun @ fit.fun) / dof
-        rse = float(np.sqrt(cov[2, 2])) / thickness
-    except np.linalg.LinAlgError:
-        rse = float("inf")
-    if not fit.success or not np.isfinite(rse) or rse > _MAX_THICKNESS_RSE:
-        return _default_thickness(f"the partial-volume fit is uncertain (RSE {rse:.0%})")
     low, high = WALL_THICKNESS_RANGE_MM
     if not low <= thickness <= high:
         return _default_thickness(
-            f"the partial-volume fit gave {thickness:.1f} mm, outside {low:.0f}-{high:.0f} mm"
+            f"the partial-volume fit gave {thickness:.1f} mm, outside {low:.0f}-{high:.0f} mm",
+            _resolution_at_default(data, ratio, x),
         )
     logger.info("ED wall thickness %.1f mm (resolution SD %.1f mm)", thickness, sigma)
     return WallThickness(
         thickness,
         True,
         sigma,
-        f"partial-volume fit of {n} gates (resolution SD {sigma:.1f} mm, RSE {rse:.0%})",
+        f"partial-volume fit of {len(area)} gates (resolution SD {sigma:.1f} mm, RSE {rse:.0%})",
     )
 
 
@@ -455,7 +496,7 @@ def gated_function(
         wall = fit_wall_thickness(_wall_profiles(gates, fitted, summed), area, _PROFILE_OFFSETS_MM)
     else:
         wall = WallThickness(float(ed_wall_thickness_mm), False, float("nan"), "given")
-    if wall.measured:
+    if np.isfinite(wall.resolution_sigma_mm):
         fitted = [
             replace(s, r_mid_mm=s.r_mid_mm + _peak_curvature_shift_mm(s, wall.resolution_sigma_mm))
             for s in fitted
