@@ -23,9 +23,10 @@ The valve plane is a plane fitted to the basal ends of the walls: a bright wall
 ends where its counts fall halfway from the LV's count level to the background, a
 defect wall (below 70 % of that level) halfway from its own level, as it reaches
 the base at reduced counts; mildly reduced walls (70-80 %) are left out of the
-fit. The endocardial apex is where the inner surface meets the long axis. In a defect, or where a ray has
-followed extracardiac activity, the mid-myocardium is interpolated across from
-the bright wall of the same ring (as QPS does) and sampled there.
+fit. The endocardial apex is where the inner surface meets the long axis. In a
+defect, or where a ray has followed extracardiac activity, the mid-myocardium is
+interpolated across from the bright wall of the same ring (as QPS does) and
+sampled there.
 """
 
 from __future__ import annotations
@@ -338,7 +339,7 @@ def _bridge_defects(
         if bright.any():
             median = float(np.median(out[i, bright]))
             bright &= np.abs(out[i] - median) <= max(8.0, _RING_OUTLIER_FRACTION * median)
-        if bright.all() or bright.sum() < max(3, 0.2 * bright.size):
+        if bright.all() or not _enough_angles(bright):
             continue
         out[i, ~bright] = np.interp(
             angle_deg[~bright], angle_deg[bright], out[i, bright], period=360.0
@@ -416,6 +417,11 @@ def _wall_levels(cyl_max: np.ndarray, level: float) -> np.ndarray:
     return np.percentile(cyl_max[rings] if rings.any() else cyl_max, 75, axis=0)
 
 
+def _enough_angles(angles: np.ndarray) -> bool:
+    """True when at least 3 and a fifth of the angles are selected (too few to trust otherwise)."""
+    return bool(angles.sum() >= max(3, 0.2 * angles.size))
+
+
 def _bright_angles(cyl_max: np.ndarray, level: float) -> np.ndarray:
     """Angles (n_angles,) whose wall is not a defect: 75th percentile of the ring maxima >= level.
 
@@ -423,7 +429,7 @@ def _bright_angles(cyl_max: np.ndarray, level: float) -> np.ndarray:
     all angles are returned when fewer than a fifth are bright.
     """
     bright = _wall_levels(cyl_max, level) >= level
-    return bright if bright.sum() >= max(3, 0.2 * bright.size) else np.ones_like(bright)
+    return bright if _enough_angles(bright) else np.ones_like(bright)
 
 
 def _valve_plane(
@@ -553,7 +559,7 @@ def fit_surfaces(
         level = np.where(dark, background + valve_fraction * (own - background), valve_level)
         limit = _wall_end_heights(cyl_max, heights, level)
         fitted = dark | (own >= _BRIGHT_WALL_FRACTION * reference)
-        if fitted.sum() < max(3, 0.2 * fitted.size):
+        if not _enough_angles(fitted):
             fitted = np.ones_like(fitted)
         valve = _valve_plane(limit, grid.angle_deg, float(heights[-1]), fitted)
     else:
