@@ -37,6 +37,8 @@ import time
 
 import numpy as np
 
+from cardiolens.ct.validation import ORACLE_SCORES, oracle_scores, true_lesion_neighbourhood
+
 GOALS = {
     "score_s": 5.0,
     "distractor_free_pct": 95.0,
@@ -45,7 +47,7 @@ GOALS = {
     "eat_within_pct": 10.0,
 }
 
-SCORES = ("agatston", "volume_mm3", "mass_mg")
+SCORES = ORACLE_SCORES
 NOISE_HU = 20.0
 #: Independent noise realisations per case for the definition's own spread.
 REALISATIONS = 50
@@ -58,27 +60,6 @@ _NOISE_SEED = 7
 _GROW_PX = 3
 #: Lesion bins (true Agatston of the lesion / of the case) for the realisation summary.
 _BINS = (0.0, 10.0, 30.0, 100.0, 300.0, np.inf)
-
-
-def _grown_labels(lesion_labels: np.ndarray) -> np.ndarray:
-    from scipy import ndimage as ndi
-
-    grown = ndi.grey_dilation(
-        lesion_labels, footprint=np.ones((3, 2 * _GROW_PX + 1, 2 * _GROW_PX + 1), bool)
-    )
-    return np.where(lesion_labels > 0, lesion_labels, grown)
-
-
-def _oracle(volume, grown: np.ndarray) -> dict[int, dict[str, float]]:
-    """Per lesion id: the definitions applied to ``volume`` inside the true neighbourhood."""
-    from cardiolens.ct import default_mass_calibration
-    from cardiolens.ct.lesions import measure_lesions
-
-    calibration = default_mass_calibration(volume.metadata.get("kvp"))
-    return {
-        m.lesion_id: {key: getattr(m, key) for key in SCORES}
-        for m in measure_lesions(volume, grown, calibration=calibration)
-    }
 
 
 def _totals(per_lesion: dict[int, dict[str, float]]) -> dict[str, float]:
@@ -141,7 +122,7 @@ def _realisations(phantom, grown: np.ndarray, bank: _NoiseBank) -> dict:
             modality="CT",
             metadata=dict(phantom.volume.metadata),
         )
-        measured = _oracle(volume, labels)
+        measured = oracle_scores(volume, labels)
         for i, lesion_id in enumerate(ids):
             m = measured.get(lesion_id)
             scores[k, i] = [m[key] for key in SCORES] if m else 0.0
@@ -176,13 +157,13 @@ def _automatic_on_realisations(seed: int, bank: _NoiseBank) -> float:
     from cardiolens.phantom import simulate_ct
 
     phantom = simulate_ct(seed=seed, noise_hu=0.0)
-    grown = _grown_labels(phantom.lesion_labels)
+    grown = true_lesion_neighbourhood(phantom.lesion_labels, _GROW_PX)
     totals = phantom.truth["totals"]
     worst = 0.0
     for k in range(AUTOMATIC_REALISATIONS):
         volume = phantom.clean.with_array(np.asarray(phantom.clean.array) + bank.full(k))
         auto = score_calcium(volume)
-        oracle = _totals(_oracle(volume, grown))
+        oracle = _totals(oracle_scores(volume, grown))
         for key in SCORES:
             diff = _error_pct(getattr(auto, key), totals[key]) - _error_pct(
                 oracle[key], totals[key]
@@ -203,8 +184,8 @@ def _case(seed: int, bank: _NoiseBank) -> dict:
     exact = all(
         np.isclose(getattr(clean, key), totals[key], rtol=1e-9, atol=1e-9) for key in SCORES
     )
-    grown = _grown_labels(phantom.lesion_labels)
-    oracle = _totals(_oracle(phantom.volume, grown))
+    grown = true_lesion_neighbourhood(phantom.lesion_labels, _GROW_PX)
+    oracle = _totals(oracle_scores(phantom.volume, grown))
     distractor_hit = bool(
         np.any((noisy.lesion_labels > 0) & (phantom.distractor_labels > 0))
     ) or bool(np.any((clean.lesion_labels > 0) & (phantom.distractor_labels > 0)))

@@ -12,18 +12,15 @@ import pytest
 from scipy import ndimage as ndi
 
 from cardiolens.core.volume import Volume
-from cardiolens.ct import default_mass_calibration, score_calcium
-from cardiolens.ct.lesions import measure_lesions
-
-SCORES = ("agatston", "volume_mm3", "mass_mg")
+from cardiolens.ct import score_calcium
+from cardiolens.ct.validation import ORACLE_SCORES as SCORES
+from cardiolens.ct.validation import oracle_scores, true_lesion_neighbourhood
 
 
 def _oracle(volume: Volume, lesion_labels: np.ndarray) -> dict[str, float]:
     """Totals of the definitions inside the true lesions grown by 3 pixels and 1 slice."""
-    grown = ndi.grey_dilation(lesion_labels, footprint=np.ones((3, 7, 7), bool))
-    grown = np.where(lesion_labels > 0, lesion_labels, grown)
-    measured = measure_lesions(volume, grown, calibration=default_mass_calibration(120.0))
-    return {key: float(sum(getattr(m, key) for m in measured)) for key in SCORES}
+    per_lesion = oracle_scores(volume, true_lesion_neighbourhood(lesion_labels))
+    return {key: sum(m[key] for m in per_lesion.values()) for key in SCORES}
 
 
 def test_automatic_noisy_score_equals_the_oracle(phantoms):
