@@ -1,6 +1,6 @@
 """The stage layering rule: a stage imports only ``core``, ``io`` and the stages before it.
 
-Order: core, io, phantom, nuclear, ct, risk, trust, report, audit; ``pipeline`` and
+Order: core, io, phantom, nuclear, ct, risk, trust, report, audit, pipeline, service;
 ``cli`` may import everything. One stated exception: the calcium-scoring CT phantom
 (``phantom/ct_*.py``) imports ``ct``, because its ground truth must be computed by
 the very Agatston, volume and mass definitions the ``ct`` stage implements.
@@ -10,7 +10,10 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "cardiolens"
-ORDER = ["core", "io", "phantom", "nuclear", "ct", "risk", "trust", "report", "audit"]
+ORDER = [
+    *("core", "io", "phantom", "nuclear", "ct", "risk", "trust", "report", "audit"),
+    *("pipeline", "service"),
+]
 ALLOWED_EXCEPTIONS = {("phantom/ct_", "ct")}
 
 
@@ -34,7 +37,7 @@ def test_no_stage_imports_a_later_stage():
     violations = []
     for path in PACKAGE.rglob("*.py"):
         relative = path.relative_to(PACKAGE).as_posix()
-        stage = relative.split("/")[0]
+        stage = relative.split("/")[0].removesuffix(".py")
         if stage not in rank:
             continue
         for target in _imported_stages(path):

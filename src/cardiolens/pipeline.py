@@ -1,8 +1,9 @@
 """From a study folder to an audited report: every applicable stage, one call.
 
 :func:`analyze_study` loads the study, finds what it holds (SPECT or PET stress and
-rest, gated or not; calcium-scoring CT), runs the nuclear, calcium and risk stages
-that apply, and writes ``report.json`` (validated against the shipped schema),
+rest, gated or not; calcium-scoring CT), runs the stages of :data:`STAGES` that apply
+(nuclear, calcium, risk: each a :class:`Stage` stating the series roles and options it
+needs and the report section it adds), and writes ``report.json`` (validated against the shipped schema),
 ``report.html``, a DICOM SR measurement report, DICOM SEG objects and an entry in
 the hash-chained audit log. A series or file that cannot be read or analysed is
 listed in the report's ``failed`` section; the other series are still reported.
@@ -42,7 +43,16 @@ from cardiolens.report.document import (
 )
 from cardiolens.report.narrative import build_narrative
 
-__all__ = ["AUDIT_DB_NAME", "amend_report", "analyze_study", "imaging_features"]
+__all__ = [
+    "AUDIT_DB_NAME",
+    "STAGES",
+    "AnalysisOptions",
+    "Stage",
+    "amend_report",
+    "analyze_study",
+    "imaging_features",
+    "register_stage",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -51,13 +61,21 @@ _STRESS_ROLES = (SeriesRole.SPECT_STRESS, SeriesRole.PET_STRESS)
 _REST_ROLES = (SeriesRole.SPECT_REST, SeriesRole.PET_REST)
 
 
+@dataclass(frozen=True)
+class AnalysisOptions:
+    """What the user chose for one analysis (the stages read what they need)."""
+
+    clinical: Mapping[str, Any] = field(default_factory=dict)
+    model_dir: Path | None = None
+    normals: Path | None = None
+    calcium_phantom: bool = False
+
+
 @dataclass
 class _Outputs:
     """What the stages produce for the report."""
 
-    nuclear: dict[str, Any] | None = None
-    calcium: dict[str, Any] | None = None
-    risk: dict[str, Any] | None = None
+    sections: dict[str, dict[str, Any]] = field(default_factory=dict)
     figures: dict[str, bytes] = field(default_factory=dict)
     flags: list[dict[str, str]] = field(default_factory=list)
     failed: list[dict[str, str]] = field(default_factory=list)
@@ -96,6 +114,59 @@ def _timed(outputs: _Outputs, stage: str) -> Iterator[None]:
         yield
     finally:
         outputs.stage_times_s[stage] = round(time.perf_counter() - start, 3)
+
+
+StageRun = Callable[[Study, _Outputs, AnalysisOptions], dict[str, Any] | None]
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One analysis stage: what it needs from the study and what it adds to the report.
+
+    Attributes
+    ----------
+    name
+        The report section it adds (``report[name]``, ``None`` when it found nothing),
+        its entry in ``study.analyses`` and in ``provenance.stage_times_s``.
+    step
+        What the progress bar shows while it runs.
+    run
+        ``run(study, outputs, options)`` returns the section (or ``None``); it adds
+        figures, masks, flags, failures, models and source series to ``outputs``.
+        Earlier stages' sections are in ``outputs.sections``.
+    roles
+        Series roles it analyses; it runs when the study holds at least one (empty:
+        it needs no image series).
+    modalities
+        DICOM modalities it analyses (empty: any); combined with ``roles``.
+    options
+        :class:`AnalysisOptions` fields that must be set for it to run (for example
+        ``model_dir``); without them it is not run and not timed.
+    uses
+        Report sections of earlier stages it reads.
+    """
+
+    name: str
+    step: str
+    run: StageRun
+    roles: tuple[SeriesRole, ...] = ()
+    modalities: tuple[str, ...] = ()
+    options: tuple[str, ...] = ()
+    uses: tuple[str, ...] = ()
+
+    def is_configured(self, options: AnalysisOptions) -> bool:
+        """Whether the options it needs are set."""
+        return all(getattr(options, name) is not None for name in self.options)
+
+    def finds_input(self, study: Study) -> bool:
+        """Whether the study holds a series it analyses."""
+        if not self.roles and not self.modalities:
+            return True
+        return any(
+            (not self.roles or s.role in self.roles)
+            and (not self.modalities or s.modality in self.modalities)
+            for s in study.series
+        )
 
 
 # ---------------------------------------------------------------- nuclear stage
@@ -188,11 +259,14 @@ def _default_normals_path() -> Path:
     return Path(str(files("cardiolens.nuclear").joinpath("data", DEFAULT_DATABASE_FILE)))
 
 
-def _run_nuclear(study: Study, outputs: _Outputs, normals_path: Path | None) -> None:
+def _run_nuclear(
+    study: Study, outputs: _Outputs, options: AnalysisOptions
+) -> dict[str, Any] | None:
+    normals_path = options.normals
     stress, stress_parts = _perfusion_series(study, _STRESS_ROLES)
     rest, rest_parts = _perfusion_series(study, _REST_ROLES)
     if stress is None and rest is None:
-        return
+        return None
     from cardiolens.nuclear.analysis import analyze_perfusion
     from cardiolens.nuclear.normals import NormalDatabase
 
@@ -203,7 +277,7 @@ def _run_nuclear(study: Study, outputs: _Outputs, normals_path: Path | None) -> 
     except CardiolensError as error:
         if stress is None or rest is None:
             outputs.fail((stress or rest).series_uid, "nuclear", str(error))
-            return
+            return None
         logger.warning("stress and rest together failed (%s); trying each alone", error)
         result = None
         for name, series in (("rest", rest), ("stress", stress)):
@@ -217,7 +291,7 @@ def _run_nuclear(study: Study, outputs: _Outputs, normals_path: Path | None) -> 
             else:
                 outputs.fail(series.series_uid, "nuclear", f"not combined with rest: {error}")
     if result is None:
-        return
+        return None
     nuclear = result.to_json()
     database = result.normals.describe()
     outputs.models.append(
@@ -229,7 +303,6 @@ def _run_nuclear(study: Study, outputs: _Outputs, normals_path: Path | None) -> 
     )
     nuclear.setdefault("stress", None)
     nuclear.setdefault("rest", None)
-    outputs.nuclear = nuclear
     for name in ("stress", "rest"):
         state = nuclear[name]
         if state is not None:
@@ -263,15 +336,20 @@ def _run_nuclear(study: Study, outputs: _Outputs, normals_path: Path | None) -> 
         if np.any(mask.array):
             outputs.masks.append(SegmentMask(f"LV myocardium ({name})", "myocardium", mask, source))
     _nuclear_figures(nuclear, result, outputs)
+    return nuclear
 
 
 # ---------------------------------------------------------------- calcium stage
-def _run_calcium(study: Study, outputs: _Outputs, *, phantom: bool) -> None:
+def _run_calcium(
+    study: Study, outputs: _Outputs, options: AnalysisOptions
+) -> dict[str, Any] | None:
+    phantom = options.calcium_phantom
     candidates = study.by_role(SeriesRole.CT_CALCIUM)
     if not candidates:
-        return
+        return None
     from cardiolens.ct.score import score_calcium
 
+    calcium = None
     for series in candidates[:1]:
         try:
             result = score_calcium(series.volume, phantom=phantom)
@@ -280,7 +358,6 @@ def _run_calcium(study: Study, outputs: _Outputs, *, phantom: bool) -> None:
             outputs.fail(series.series_uid, "calcium", f"{error}{hint}")
             continue
         calcium = result.to_json()
-        outputs.calcium = calcium
         outputs.sources["calcium"] = series
         outputs.stage_flags("calcium", calcium.get("quality_flags", []))
         labels = _lesion_label_volume(result, series)
@@ -303,6 +380,7 @@ def _run_calcium(study: Study, outputs: _Outputs, *, phantom: bool) -> None:
             outputs.masks.append(SegmentMask("calcified lesions", "calcium", labels, series))
     for series in candidates[1:]:
         outputs.flag("calcium", f"further calcium series {series.series_uid} not scored", "info")
+    return calcium
 
 
 def _lesion_label_volume(result: Any, series: Series) -> Volume | None:
@@ -344,9 +422,7 @@ def imaging_features(report: Mapping[str, Any]) -> dict[str, float]:
     return features
 
 
-def _run_risk(
-    model_dir: Path, clinical: Mapping[str, Any], partial: Mapping[str, Any], outputs: _Outputs
-) -> None:
+def _run_risk(study: Study, outputs: _Outputs, options: AnalysisOptions) -> dict[str, Any] | None:
     """Risk from the model's features: clinical values first, then imaging features.
 
     A feature the model needs but neither source holds is passed as unknown
@@ -354,6 +430,7 @@ def _run_risk(
     """
     from cardiolens.trust.serving import load_model
 
+    model_dir, clinical, partial = Path(options.model_dir), options.clinical, outputs.sections
     try:
         model = load_model(model_dir)
         available = {**imaging_features(partial), **clinical}
@@ -362,10 +439,10 @@ def _run_risk(
         prediction = model.predict_one(features)
     except CardiolensError as error:
         outputs.fail(str(model_dir), "risk", str(error))
-        return
+        return None
     if missing:
         outputs.flag("risk", f"unknown to the risk model (passed as missing): {', '.join(missing)}")
-    outputs.risk = {
+    risk = {
         "probability": prediction.probability,
         "interval": {
             "lower": prediction.lower,
@@ -390,10 +467,46 @@ def _run_risk(
     )
     if prediction.needs_review:
         outputs.flag("risk", "the risk model cannot decide at the requested confidence")
-    if outputs.risk["top_contributors"]:
+    if risk["top_contributors"]:
         outputs.figures["shap_waterfall"] = fig.shap_waterfall_png(
-            outputs.risk["top_contributors"], base_value=outputs.risk["base_value"] or 0.0
+            risk["top_contributors"], base_value=risk["base_value"] or 0.0
         )
+    return risk
+
+
+# ---------------------------------------------------------------- the stages, in order
+STAGES: list[Stage] = [
+    Stage(
+        "nuclear",
+        "nuclear perfusion and function",
+        _run_nuclear,
+        roles=(*_STRESS_ROLES, *_REST_ROLES),
+    ),
+    Stage("calcium", "coronary calcium", _run_calcium, roles=(SeriesRole.CT_CALCIUM,)),
+    Stage(
+        "risk",
+        "risk model",
+        _run_risk,
+        options=("model_dir",),
+        uses=("nuclear", "calcium"),
+    ),
+]
+"""The pipeline's stages in the order they run; a later stage may read earlier sections."""
+
+
+def register_stage(stage: Stage, *, before: str | None = None) -> None:
+    """Add a stage to :data:`STAGES` (at the end, or before the stage named ``before``).
+
+    Its section must be declared in ``report/schema.json``; a stage of that name is
+    replaced.
+    """
+    names = [s.name for s in STAGES]
+    if stage.name in names:
+        STAGES[names.index(stage.name)] = stage
+        return
+    if before is not None and before not in names:
+        raise ValueError(f"no stage named {before!r}; stages: {', '.join(names)}")
+    STAGES.insert(names.index(before) if before is not None else len(STAGES), stage)
 
 
 # ---------------------------------------------------------------- assembly
@@ -518,6 +631,7 @@ def analyze_study(
     normals: str | Path | None = None,
     user: str | None = None,
     progress: bool = True,
+    stages: Sequence[Stage] | None = None,
 ) -> Report:
     """Analyse every applicable part of a study and write the audited report.
 
@@ -546,6 +660,8 @@ def analyze_study(
         Who ran the analysis (audit log); default the login name.
     progress
         Show a progress bar on the terminal.
+    stages
+        The stages to run, in order; default :data:`STAGES`.
 
     Returns
     -------
@@ -559,7 +675,14 @@ def analyze_study(
     out.mkdir(parents=True, exist_ok=True)
     audit_path = Path(audit_db) if audit_db is not None else out / AUDIT_DB_NAME
     outputs = _Outputs()
-    with _progress(progress) as step:
+    stages = list(STAGES if stages is None else stages)
+    options = AnalysisOptions(
+        clinical=dict(clinical or {}),
+        model_dir=None if model_dir is None else Path(model_dir),
+        normals=None if normals is None else Path(normals),
+        calcium_phantom=calcium_phantom,
+    )
+    with _progress(progress, len(stages) + 3) as step:
         step("reading the study")
         with _timed(outputs, "io"):
             study = _load_patient_studies(source, role_overrides, outputs)
@@ -569,27 +692,15 @@ def analyze_study(
             {"stage": "io", "severity": "warning", "message": w} for w in study.warnings
         ]
         analyses = []
-        step("nuclear perfusion and function")
-        with _timed(outputs, "nuclear"):
-            _run_nuclear(study, outputs, None if normals is None else Path(normals))
-        if outputs.nuclear:
-            analyses.append("nuclear")
-        step("coronary calcium")
-        with _timed(outputs, "calcium"):
-            _run_calcium(study, outputs, phantom=calcium_phantom)
-        if outputs.calcium:
-            analyses.append("calcium")
-        step("risk model")
-        if model_dir is not None:
-            with _timed(outputs, "risk"):
-                _run_risk(
-                    Path(model_dir),
-                    clinical or {},
-                    {"nuclear": outputs.nuclear, "calcium": outputs.calcium},
-                    outputs,
-                )
-            if outputs.risk:
-                analyses.append("risk")
+        for stage in stages:
+            step(stage.step)
+            if not stage.is_configured(options):
+                continue
+            with _timed(outputs, stage.name):
+                section = stage.run(study, outputs, options) if stage.finds_input(study) else None
+            if section:
+                outputs.sections[stage.name] = section
+                analyses.append(stage.name)
         analysed = (
             {s.series_uid for s in outputs.sources.values()}
             | {f["item"] for f in outputs.failed}
@@ -623,9 +734,7 @@ def analyze_study(
                 "analyses": analyses,
                 "clinical": dict(clinical) if clinical else None,
             },
-            "nuclear": outputs.nuclear,
-            "calcium": outputs.calcium,
-            "risk": outputs.risk,
+            **{stage.name: outputs.sections.get(stage.name) for stage in stages},
             "quality_flags": outputs.flags,
             "failed": outputs.failed,
             "narrative": {"findings": [], "impression": [], "references": []},
@@ -684,14 +793,13 @@ def analyze_study(
 
 
 @contextmanager
-def _progress(enabled: bool) -> Iterator[Callable[[str], None]]:
-    """A rich progress bar over the pipeline's steps (a no-op when disabled)."""
+def _progress(enabled: bool, steps: int) -> Iterator[Callable[[str], None]]:
+    """A rich progress bar over the pipeline's ``steps`` steps (a no-op when disabled)."""
     if not enabled:
         yield lambda description: None
         return
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    steps = 6
     with Progress(
         TextColumn("{task.description:<34}"), BarColumn(), TimeElapsedColumn(), transient=False
     ) as bar:
