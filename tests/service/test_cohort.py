@@ -1,0 +1,64 @@
+"""A 6-study cohort on a real Dask LocalCluster: 5 real SPECT studies and one bad study."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pandas as pd
+import pytest
+
+from cardiolens.cli import main
+from cardiolens.service.cohort import run_cohort
+
+
+@pytest.fixture(scope="module")
+def cohort_dir(physionet_dicom_dir, tmp_path_factory):
+    """Four PhysioNet rest studies, a copy of the first, and a folder of one corrupt file."""
+    root = tmp_path_factory.mktemp("cohort")
+    files = sorted(physionet_dicom_dir.glob("*.dcm"))
+    for index, path in enumerate([*files, files[0]]):
+        (root / f"patient{index}").mkdir()
+        shutil.copy(path, root / f"patient{index}" / "rest.dcm")
+    (root / "patient5").mkdir()
+    (root / "patient5" / "broken.dcm").write_bytes(b"DICM" + b"\x00garbage" * 50)
+    return root
+
+
+def test_cohort_rows_failures_and_resume(cohort_dir, tmp_path, capsys):
+    out = tmp_path / "out"
+    result = run_cohort(cohort_dir, out, workers=2, memory_limit="2GiB", progress=False)
+    assert (result.n_studies, result.n_analysed, result.n_skipped) == (6, 6, 0)
+    [failure] = result.failures
+    assert failure["study"] == "patient5" and "broken.dcm" in failure["error"]
+
+    table = pd.read_parquet(result.parquet_path)
+    assert list(table["study"]) == [f"patient{i}" for i in range(6)]
+    assert list(table["status"]) == ["ok"] * 5 + ["failed"]
+    csv = pd.read_csv(result.csv_path)
+    assert csv.shape == table.shape and list(csv["status"]) == list(table["status"])
+    for name in ("patient0", "patient3"):
+        report = json.loads((out / "studies" / name / "report.json").read_text())
+        row = table.set_index("study").loc[name]
+        rest = report["nuclear"]["rest"]
+        assert row["nuclear_rest_summed_score"] == rest["summed_score"]
+        assert row["nuclear_rest_tpd_pct"] == rest["tpd_pct"]
+        assert row["report_id"] == report["report_id"] and row["analyses"] == "nuclear"
+    same = table.set_index("study").loc[["patient0", "patient4"], "nuclear_rest_tpd_pct"]
+    assert same.iloc[0] == same.iloc[1]  # the same study on either worker
+
+    # a rerun skips every finished study (the bad one too) and starts no cluster
+    with pytest.raises(SystemExit) as exit_info:
+        main(["cohort", str(cohort_dir), "--out", str(out), "--quiet"])
+    assert exit_info.value.code in (0, None)
+    printed = capsys.readouterr().out
+    assert "6 studies (0 analysed, 6 already finished), 1 failed" in printed
+    assert "failed: patient5:" in printed
+    assert pd.read_parquet(result.parquet_path).equals(table)
+
+
+def test_missing_cohort_folder_is_one_line(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["cohort", str(tmp_path / "nope"), "--out", str(tmp_path / "out"), "--quiet"])
+    assert exit_info.value.code == 2
+    assert "cohort folder does not exist" in capsys.readouterr().err
