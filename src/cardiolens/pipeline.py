@@ -632,6 +632,7 @@ def analyze_study(
     user: str | None = None,
     progress: bool = True,
     stages: Sequence[Stage] | None = None,
+    on_step: Callable[[str, int, int], None] | None = None,
 ) -> Report:
     """Analyse every applicable part of a study and write the audited report.
 
@@ -662,6 +663,9 @@ def analyze_study(
         Show a progress bar on the terminal.
     stages
         The stages to run, in order; default :data:`STAGES`.
+    on_step
+        Called as ``on_step(description, step, n_steps)`` when a step starts (the
+        REST service records job progress with it).
 
     Returns
     -------
@@ -682,7 +686,7 @@ def analyze_study(
         normals=None if normals is None else Path(normals),
         calcium_phantom=calcium_phantom,
     )
-    with _progress(progress, len(stages) + 3) as step:
+    with _progress(progress, len(stages) + 3, on_step) as step:
         step("reading the study")
         with _timed(outputs, "io"):
             study = _load_patient_studies(source, role_overrides, outputs)
@@ -793,10 +797,23 @@ def analyze_study(
 
 
 @contextmanager
-def _progress(enabled: bool, steps: int) -> Iterator[Callable[[str], None]]:
-    """A rich progress bar over the pipeline's ``steps`` steps (a no-op when disabled)."""
+def _progress(
+    enabled: bool, steps: int, on_step: Callable[[str, int, int], None] | None = None
+) -> Iterator[Callable[[str], None]]:
+    """A rich progress bar over the pipeline's ``steps`` steps (none when disabled).
+
+    ``on_step(description, index, steps)`` is called at each step either way.
+    """
     if not enabled:
-        yield lambda description: None
+        count = 0
+
+        def quiet_step(description: str) -> None:
+            nonlocal count
+            if on_step is not None:
+                on_step(description, count, steps)
+            count += 1
+
+        yield quiet_step
         return
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -808,6 +825,8 @@ def _progress(enabled: bool, steps: int) -> Iterator[Callable[[str], None]]:
 
         def step(description: str) -> None:
             nonlocal count
+            if on_step is not None:
+                on_step(description, count, steps)
             if count:
                 bar.advance(task)
             count += 1
