@@ -56,6 +56,11 @@ def test_cohort_rows_failures_and_resume(cohort_dir, tmp_path, capsys):
     assert "failed: patient5:" in printed
     assert pd.read_parquet(result.parquet_path).equals(table)
 
+    # --retry-failed analyses only the failed study again (a second cluster in this process)
+    again = run_cohort(cohort_dir, out, workers=1, retry_failed=True, progress=False)
+    assert (again.n_analysed, again.n_skipped) == (1, 5)
+    assert [f["study"] for f in again.failures] == ["patient5"]
+
 
 def test_missing_cohort_folder_is_one_line(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:

@@ -16,12 +16,14 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, File, HTTPException, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
 from cardiolens import __version__
 from cardiolens.audit import AuditLog
 from cardiolens.core.errors import CardiolensError
 from cardiolens.service.config import ServiceConfig, audit_action
+from cardiolens.service.review import describe_edit, reviewed_summary, validate_edit
 from cardiolens.service.store import Job, JobStatus, JobStore, Role
 from cardiolens.service.uploads import UploadError, discard, store_upload
 from cardiolens.service.worker import JobRunner, PacsWatch
@@ -34,6 +36,7 @@ _VIEW = (Role.READER, Role.PHYSICIAN, Role.ADMIN)
 _SUBMIT = (Role.PHYSICIAN, Role.ADMIN)
 _SIGN = (Role.PHYSICIAN,)
 _ADMIN = (Role.ADMIN,)
+STATIC = Path(__file__).resolve().parent / "static"
 _UID_PATTERN = r"^[0-9]+(\.[0-9]+)*$"
 
 
@@ -49,6 +52,20 @@ class PacsSubmission(BaseModel):
 class Amendment(BaseModel):
     text: str = Field(default="", max_length=20000)
     overrides: list[str] = Field(default_factory=list, max_length=50)
+
+
+class ReviewEdit(BaseModel):
+    """One review edit: ``segment_score`` (state, segment, score), ``lesion`` (lesion,
+    exclude or artery) or ``impression`` (text)."""
+
+    kind: str
+    state: str | None = None
+    segment: int | None = None
+    score: int | None = None
+    lesion: int | None = None
+    exclude: bool | None = None
+    artery: str | None = None
+    text: str | None = Field(default=None, max_length=20000)
 
 
 class TokenRequest(BaseModel):
@@ -273,6 +290,65 @@ def create_app(config: ServiceConfig, *, run_jobs: bool = True) -> FastAPI:
         audit_action(config, "service.sign", user.name, job_id=job_id, report_sha256=digest)
         logger.info("job %s signed by %s", job_id, user.name)
         return store.job(job_id).to_json()
+
+    @app.get("/jobs/{job_id}/figures")
+    def list_figures(job_id: str, user: Annotated[User, Depends(require(*_VIEW))]) -> list[str]:
+        """Names of the report's figures (PNG)."""
+        job_or_404(job_id)
+        return sorted(p.name for p in (config.out_dir(job_id) / "figures").glob("*.png"))
+
+    def review_state(job_id: str) -> dict[str, Any]:
+        from cardiolens.report.document import load_report
+
+        data = load_report(config.out_dir(job_id))
+        edits = store.edits(job_id)
+        job = store.job(job_id)
+        return {
+            **reviewed_summary(data, [e["edit"] for e in edits]),
+            "edits": edits,
+            "signed_by": job.signed_by,
+            "signed_utc": job.signed_utc,
+        }
+
+    @app.get("/jobs/{job_id}/review")
+    def get_review(job_id: str, user: Annotated[User, Depends(require(*_VIEW))]):
+        """The reviewable values (segment scores, lesions, impression) before and after the
+        physician's edits, with SSS/SRS/SDS and Agatston recomputed."""
+        job = job_or_404(job_id)
+        if job.status != JobStatus.DONE:
+            raise HTTPException(409, f"the job is {job.status.value}: no report to review")
+        audit_action(config, "service.view_report", user.name, job_id=job_id, file="review")
+        return review_state(job_id)
+
+    @app.post("/jobs/{job_id}/edits")
+    def add_edit(
+        job_id: str, edit: ReviewEdit, user: Annotated[User, Depends(require(*_SIGN))]
+    ) -> dict[str, Any]:
+        """A review edit: kept, recorded as an amendment (original kept) and audited."""
+        from cardiolens.pipeline import amend_report
+        from cardiolens.report.document import load_report
+
+        amendable(job_id)
+        out = config.out_dir(job_id)
+        data = load_report(out)
+        try:
+            checked = validate_edit(data, edit.model_dump())
+        except CardiolensError as error:
+            raise HTTPException(422, str(error)) from None
+        text, override = describe_edit(data, [e["edit"] for e in store.edits(job_id)], checked)
+        amend_report(
+            out, text=text, user=user.name, overrides=[override], audit_db=config.audit_path
+        )
+        store.add_edit(job_id, user.name, checked)
+        logger.info("job %s edited by %s", job_id, user.name)
+        return review_state(job_id)
+
+    @app.get("/review", include_in_schema=False)
+    def review_page() -> FileResponse:
+        """The clinician review page (plain HTML/JS/CSS shipped in the package)."""
+        return FileResponse(STATIC / "review.html", media_type="text/html")
+
+    app.mount("/review/static", StaticFiles(directory=STATIC), name="review-static")
 
     @app.get("/jobs/{job_id}/audit")
     def job_audit(job_id: str, user: Annotated[User, Depends(require(*_VIEW))]) -> list[dict]:

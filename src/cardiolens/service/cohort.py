@@ -211,6 +211,7 @@ def run_cohort(
     import time
 
     import dask
+    import distributed  # noqa: F401 (its config defaults must exist before the override below)
 
     start = time.perf_counter()
     studies = find_studies(studies_dir)
