@@ -7,6 +7,7 @@ import shutil
 
 import pandas as pd
 import pytest
+from distributed import LocalCluster
 
 from cardiolens.cli import main
 from cardiolens.service.cohort import run_cohort
@@ -56,8 +57,11 @@ def test_cohort_rows_failures_and_resume(cohort_dir, tmp_path, capsys):
     assert "failed: patient5:" in printed
     assert pd.read_parquet(result.parquet_path).equals(table)
 
-    # --retry-failed analyses only the failed study again (a second cluster in this process)
-    again = run_cohort(cohort_dir, out, workers=1, retry_failed=True, progress=False)
+    # --retry-failed analyses only the failed study again, on an existing cluster by address
+    with LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=None) as cluster:
+        again = run_cohort(
+            cohort_dir, out, scheduler=cluster.scheduler_address, retry_failed=True, progress=False
+        )
     assert (again.n_analysed, again.n_skipped) == (1, 5)
     assert [f["study"] for f in again.failures] == ["patient5"]
 
