@@ -7,6 +7,18 @@ from typing import Annotated
 
 import typer
 
+# options shared by the commands that run the pipeline (analyze, cohort)
+ModelOption = Annotated[
+    Path | None, typer.Option("--model", help="Risk model folder (cardiolens risk train).")
+]
+CalciumPhantomOption = Annotated[
+    bool, typer.Option("--calcium-phantom", help="Score CT in calcium-phantom (QA) mode.")
+]
+NormalsOption = Annotated[
+    Path | None, typer.Option("--normals", help="Perfusion normal database (.npz).")
+]
+QuietOption = Annotated[bool, typer.Option("--quiet", help="No progress bar.")]
+
 
 def _read_clinical(path: Path | None) -> dict | None:
     import json
@@ -44,25 +56,19 @@ def analyze(
     clinical: Annotated[
         Path | None, typer.Option("--clinical", help="JSON object of clinical variables.")
     ] = None,
-    model: Annotated[
-        Path | None, typer.Option("--model", help="Risk model folder (cardiolens risk train).")
-    ] = None,
+    model: ModelOption = None,
     audit_db: Annotated[
         Path | None, typer.Option("--audit-db", help="Audit log (default OUT/audit.sqlite).")
     ] = None,
     role: Annotated[
         list[str], typer.Option("--role", help="Override a series role: SERIES_UID=ROLE.")
     ] = [],  # noqa: B006 (typer needs a literal default)
-    calcium_phantom: Annotated[
-        bool, typer.Option("--calcium-phantom", help="Score CT in calcium-phantom (QA) mode.")
-    ] = False,
-    normals: Annotated[
-        Path | None, typer.Option("--normals", help="Perfusion normal database (.npz).")
-    ] = None,
+    calcium_phantom: CalciumPhantomOption = False,
+    normals: NormalsOption = None,
     user: Annotated[
         str | None, typer.Option("--user", help="User recorded in the audit log.")
     ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Run every applicable stage and write report.json, report.html, SR and SEG."""
     from cardiolens.pipeline import analyze_study

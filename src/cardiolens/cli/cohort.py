@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from cardiolens.cli.analyze import CalciumPhantomOption, ModelOption, NormalsOption, QuietOption
+
 
 def cohort(
     studies_dir: Annotated[Path, typer.Argument(help="Folder with one sub-folder per study.")],
@@ -21,22 +23,16 @@ def cohort(
     memory_limit: Annotated[
         str, typer.Option("--memory-limit", help="Memory bound per LocalCluster worker.")
     ] = "3GiB",
-    model: Annotated[
-        Path | None, typer.Option("--model", help="Risk model folder (cardiolens risk train).")
-    ] = None,
-    calcium_phantom: Annotated[
-        bool, typer.Option("--calcium-phantom", help="Score CT in calcium-phantom (QA) mode.")
-    ] = False,
-    normals: Annotated[
-        Path | None, typer.Option("--normals", help="Perfusion normal database (.npz).")
-    ] = None,
+    model: ModelOption = None,
+    calcium_phantom: CalciumPhantomOption = False,
+    normals: NormalsOption = None,
     retry_failed: Annotated[
         bool, typer.Option("--retry-failed", help="Analyse again the studies that failed before.")
     ] = False,
     user: Annotated[
         str | None, typer.Option("--user", help="User recorded in the audit logs.")
     ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Analyse every study on Dask; write results.parquet/.csv; list the failures."""
     from cardiolens.service.cohort import run_cohort

@@ -168,7 +168,7 @@ def describe_edit(
             action = f"reassigned to {edit['artery']}"
         per_artery = ", ".join(f"{a} {v:g}" for a, v in after["agatston_per_artery"].items())
         text = (
-            f"{label.capitalize()} {action}: Agatston {before['agatston']:g} -> "
+            f"{label[0].upper()}{label[1:]} {action}: Agatston {before['agatston']:g} -> "
             f"{after['agatston']:g} (by artery {per_artery}), {after['cac_drs']['label']}."
         )
         return text, f"{label} {action}"
