@@ -19,7 +19,7 @@ ORTHANC = shutil.which("Orthanc") or "/usr/sbin/Orthanc"
 class Orthanc:
     """Orthanc with its storage and index in ``folder``; HTTP and DICOM on free ports."""
 
-    def __init__(self, folder: Path, stable_age_s: int = 2) -> None:
+    def __init__(self, folder: Path, stable_age_s: int = 1) -> None:
         self.folder = folder
         self.http_port, self.dicom_port = free_port(), free_port()
         self.url = f"http://127.0.0.1:{self.http_port}"

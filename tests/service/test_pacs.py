@@ -69,6 +69,21 @@ def test_stable_study_is_analysed_once_and_sr_seg_stored_back(physionet_dicom_di
         assert len(service.request("GET", "/jobs", token)[1]) == 1  # analysed once
         status, entries = service.request("GET", f"/jobs/{job['job_id']}/audit", token)
         assert "service.pacs_store" in [e["action"] for e in entries]
+
+        # the same study asked for by its UID is fetched from Orthanc and analysed again
+        status, again = service.request(
+            "POST", "/studies/pacs", token, {"study_uid": header.StudyInstanceUID}
+        )
+        assert status == 202
+        again = service.wait_for(token, again["job_id"], ("done", "failed"))
+        assert again["status"] == "done", again
+        first = service.request("GET", f"/jobs/{job['job_id']}/report.json", token)[1]
+        second = service.request("GET", f"/jobs/{again['job_id']}/report.json", token)[1]
+        assert (
+            second["nuclear"]["rest"]["segment_scores"]
+            == first["nuclear"]["rest"]["segment_scores"]
+        )
+        assert second["nuclear"]["rest"]["tpd_pct"] == first["nuclear"]["rest"]["tpd_pct"]
     finally:
         service.stop()
         orthanc.stop()
