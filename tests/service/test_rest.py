@@ -36,8 +36,10 @@ def service(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def done_job(service, study_file):
+    corrupt = b"\0" * 128 + b"DICM" + b"\x00garbage" * 50  # a DICOM-looking file that fails
     status, job = service.upload(
-        service.tokens["physician"], [(study_file.name, study_file.read_bytes())]
+        service.tokens["physician"],
+        [(study_file.name, study_file.read_bytes()), ("Smith^John.dcm", corrupt)],
     )
     assert status == 202, job
     return service.wait_for(service.tokens["reader"], job["job_id"], ("done", "failed"))
@@ -65,7 +67,9 @@ def test_job_is_analysed_and_its_files_fetched(service, done_job, study_file):
     assert status == 200 and report["nuclear"]["rest"]["summed_score"] >= 0
     source = pydicom.dcmread(study_file, stop_before_pixels=True)
     assert report["study"]["study_uid"] == source.StudyInstanceUID == done_job["study_uid"]
-    assert done_job["needs_review"] is needs_review(report)
+    assert done_job["needs_review"] is needs_review(report) is True  # a file not analysed
+    [failure] = report["failed"]
+    assert failure["stage"] == "io" and failure["item"].endswith("00002.dcm")  # neutral name
     assert done_job["n_flags"] == len(report["quality_flags"])
     status, page = service.request("GET", f"/jobs/{done_job['job_id']}/report.html", reader)
     assert status == 200 and b"<html" in page[:500].lower()
@@ -158,7 +162,9 @@ def test_no_phi_in_the_service_log(service, done_job, study_file):
     source = pydicom.dcmread(study_file, stop_before_pixels=True)
     log = service.log_path.read_text()
     assert done_job["job_id"] in log
+    assert "00002.dcm" not in log  # the stages' warnings stay in the report
     for value in (
+        "Smith",
         source.StudyInstanceUID,
         source.SeriesInstanceUID,
         study_file.name,

@@ -50,6 +50,9 @@ def run_job(config_values: dict[str, Any], job_id: str) -> None:
     from cardiolens.pipeline import analyze_study
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # the stages' warnings name series UIDs and files: they stay in the report, not the log
+    logging.getLogger("cardiolens").setLevel(logging.ERROR)
+    logging.getLogger("cardiolens.service").setLevel(logging.INFO)
     config = ServiceConfig(**{**config_values, "data_dir": Path(config_values["data_dir"])})
     store = JobStore(config.store_path)
     job = store.job(job_id)
