@@ -71,3 +71,17 @@ def test_missing_cohort_folder_is_one_line(tmp_path, capsys):
         main(["cohort", str(tmp_path / "nope"), "--out", str(tmp_path / "out"), "--quiet"])
     assert exit_info.value.code == 2
     assert "cohort folder does not exist" in capsys.readouterr().err
+
+
+def test_a_study_above_the_worker_memory_limit_is_listed(physionet_dicom_dir, tmp_path):
+    """The LocalCluster's nanny restarts a worker above its limit; the study is then listed."""
+    (tmp_path / "studies" / "big").mkdir(parents=True)
+    shutil.copy(sorted(physionet_dicom_dir.glob("*.dcm"))[0], tmp_path / "studies" / "big")
+    result = run_cohort(
+        tmp_path / "studies", tmp_path / "out", workers=1, memory_limit="250MiB", progress=False
+    )
+    [failure] = result.failures
+    assert failure["study"] == "big"
+    assert failure["error"] == (
+        "the workers running it died (KilledWorker); it may need more memory than 250MiB per worker"
+    )

@@ -226,7 +226,9 @@ def run_cohort(
         with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
             client, cluster = _client(scheduler, workers, memory_limit)
             try:
-                rows |= _run_on(client, todo, out / STUDIES_DIR, rows_dir, options, progress)
+                rows |= _run_on(
+                    client, todo, out / STUDIES_DIR, rows_dir, options, progress, memory_limit
+                )
             finally:
                 client.close()
                 if cluster is not None:
@@ -252,6 +254,7 @@ def _run_on(
     rows_dir: Path,
     options: Mapping[str, Any],
     progress: bool,
+    memory_limit: str,
 ) -> dict[str, dict]:
     """Submit the studies, collect rows as they finish (with a progress bar)."""
     from distributed import as_completed
@@ -285,8 +288,8 @@ def _run_on(
                 row = {
                     "study": name,
                     "status": "failed",
-                    "error": f"worker lost ({type(error).__name__}: {error}); "
-                    "the study may need more memory than the worker limit",
+                    "error": f"the workers running it died ({type(error).__name__}); "
+                    f"it may need more memory than {memory_limit} per worker",
                     "out_dir": str(reports_dir / name),
                 }
             else:
