@@ -2,10 +2,11 @@
 
 :func:`analyze_study` loads the study, finds what it holds (SPECT or PET stress and
 rest, gated or not; calcium-scoring CT), runs the stages of :data:`STAGES` that apply
-(nuclear, calcium, risk: each a :class:`Stage` stating the series roles and options it
-needs and the report section it adds), and writes ``report.json`` (validated against the shipped schema),
-``report.html``, a DICOM SR measurement report, DICOM SEG objects and an entry in
-the hash-chained audit log. A series or file that cannot be read or analysed is
+(nuclear, calcium, risk: each a :class:`Stage` stating the series roles and options
+it needs and the report section it adds; :func:`register_stage` plugs in another),
+and writes ``report.json`` (validated against the shipped schema), ``report.html``,
+a DICOM SR measurement report, DICOM SEG objects and an entry in the hash-chained
+audit log. A series or file that cannot be read or analysed is
 listed in the report's ``failed`` section; the other series are still reported.
 """
 
