@@ -104,8 +104,13 @@ def analyze_one(name: str, source: str, out_dir: str, options: Mapping[str, Any]
     An unexpected exception is also returned as a failed row (type and message), so
     one bad study never stops the cohort.
     """
+    import SimpleITK as sitk
+
     from cardiolens.pipeline import STAGES, analyze_study
 
+    # one study, one core: ITK's filters would otherwise take every core of the machine
+    # (Dask already sets OMP/MKL/OpenBLAS threads to 1 in its workers)
+    sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)
     row: dict[str, Any] = {"study": name, "status": "ok", "error": "", "out_dir": out_dir}
     try:
         report = analyze_study(source, out_dir, progress=False, **options)
