@@ -30,19 +30,13 @@ from cardiolens.core.errors import CardiolensError, InputError
 from cardiolens.core.study import Series, SeriesRole, Study
 from cardiolens.core.volume import Volume
 from cardiolens.report import figures as fig
+from cardiolens.report.amendments import FolderUpdate
+from cardiolens.report.changes import Change
 from cardiolens.report.dicom_seg import SegmentMask
-from cardiolens.report.document import (
-    REPORT_JSON,
-    SCHEMA_VERSION,
-    Report,
-    add_amendment,
-    load_figures,
-    load_report,
-    write_report,
-)
+from cardiolens.report.document import SCHEMA_VERSION, Report, audit_reference, write_report
 from cardiolens.report.narrative import build_narrative
 
-__all__ = ["AUDIT_DB_NAME", "amend_report", "analyze_study", "imaging_features"]
+__all__ = ["AUDIT_DB_NAME", "amend_report", "analyze_study", "imaging_features", "sign_report"]
 
 logger = logging.getLogger(__name__)
 
@@ -646,7 +640,7 @@ def analyze_study(
                 "started_utc": started.isoformat(timespec="seconds"),
                 "run_time_s": 0.0,
                 "stage_times_s": outputs.stage_times_s,
-                "audit": {"db": str(audit_path)},
+                "audit": {"db": audit_reference(out, audit_path)},
             },
         }
         sr_path, seg_paths = _write_dicom_outputs(out, data, outputs)
@@ -712,36 +706,81 @@ def _progress(enabled: bool) -> Iterator[Callable[[str], None]]:
 def amend_report(
     out_dir: str | Path,
     *,
-    text: str,
     user: str,
+    text: str = "",
+    changes: Sequence[Change] = (),
     overrides: Sequence[str] = (),
+    addendum: bool = False,
     audit_db: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Record a physician's amendment in ``report.json``, ``report.html`` and the audit log.
+    """Amend a report folder and record it in the audit log (action ``amend`` or ``addendum``).
 
-    The automated findings are kept; the amendment is appended with its time and
-    user. The audit entry (action ``amend``) records the overrides and the new
-    hashes of the report files.
+    Parameters
+    ----------
+    out_dir
+        The report folder (``analyze --out``), wherever it has been moved or copied.
+    user
+        The physician making the change.
+    text
+        Free text for the report.
+    changes
+        Typed changes (:mod:`cardiolens.report.changes`: ``SegmentScore``,
+        ``LesionExclusion``, ``LesionArtery``, ``Impression``); the scores that
+        depend on them (SSS/SRS/SDS, Agatston per artery, CAC-DRS) and the narrative
+        are recomputed, ``report.json``/``report.html`` rewritten and a new SR
+        written that supersedes the previous one (kept).
+    overrides
+        Untyped remarks (e.g. "rejected automated segmentation"), recorded only.
+    addendum
+        True for a change to a report signed final (then required).
+    audit_db
+        Audit log; default the report's own (resolved against the report folder).
+
+    Returns
+    -------
+    dict
+        The amended report (as in ``report.json``).
     """
-    out = Path(out_dir)
-    data = load_report(out)
-    amended = add_amendment(data, text=text, user=user, overrides=overrides)
-    previous_hash = sha256_file(out / REPORT_JSON)
-    json_path, html_path = write_report(out, amended, load_figures(out))
-    db = (
-        Path(audit_db)
-        if audit_db is not None
-        else Path((data["provenance"].get("audit") or {}).get("db") or out / "audit.sqlite")
+    from cardiolens.report.amendments import amend_folder
+
+    update = amend_folder(
+        out_dir, user=user, text=text, changes=changes, remarks=overrides, addendum=addendum
     )
+    _append_audit(update, audit_db)
+    return update.data
+
+
+def sign_report(
+    out_dir: str | Path,
+    *,
+    reader: str,
+    status: str,
+    organization: str | None = None,
+    audit_db: str | Path | None = None,
+) -> dict[str, Any]:
+    """Sign a report folder (reader, time, ``preliminary`` or ``final``) and audit it.
+
+    A final report is locked (``report.signed.json`` keeps it); later changes go
+    through :func:`amend_report` with ``addendum=True``. Returns the signed report.
+    """
+    from cardiolens.report.amendments import sign_folder
+
+    update = sign_folder(out_dir, reader=reader, status=status, organization=organization)
+    _append_audit(update, audit_db)
+    return update.data
+
+
+def _append_audit(update: FolderUpdate, audit_db: str | Path | None) -> None:
+    db = Path(audit_db) if audit_db is not None else update.audit_db
     if not db.parent.is_dir():
         raise InputError("the audit log's folder does not exist; pass --audit-db", path=db)
+    record = update.audit
     AuditLog(db).append(
-        "amend",
-        user=user,
+        record.action,
+        user=record.user,
         software_version=__version__,
-        input_hashes={REPORT_JSON: previous_hash},
-        output_hashes={p.name: sha256_file(p) for p in (json_path, html_path)},
-        overrides=list(overrides),
-        details={"report_id": data["report_id"], "text": text, "out_dir": str(out)},
+        input_hashes=record.input_hashes,
+        output_hashes=record.output_hashes,
+        overrides=record.overrides,
+        details=record.details,
     )
-    return amended

@@ -69,8 +69,8 @@ def test_sr_holds_the_key_measurements_and_validates(tmp_path, ct_series):
     assert values["Summed stress score"] == [10.0]
     assert values["Summed difference score"] == [10.0]
     assert values["Total perfusion deficit"] == [14.0, 1.0]
-    assert values["Agatston score"] == [180.0]
-    assert values["Calcium Mass"] == [30.0]
+    assert values["Agatston score"] == [180.0, 0.0, 150.0, 0.0, 30.0]  # total, LM, LAD, LCx, RCA
+    assert values["Calcium Mass"] == [30.0, 0.0, 25.0, 0.0, 5.0]
     assert groups is None or groups
     assert dciodvfy_errors(path) == []
 

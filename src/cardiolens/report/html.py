@@ -40,7 +40,8 @@ table { border-collapse: collapse; margin: 4px 0; } td, th { border: 1px solid #
   padding: 2px 6px; text-align: right; } th { background: #eee; } td.l, th.l { text-align: left; }
 .impression { background: #f4f7fb; border-left: 4px solid #2a5db0; padding: 6px 10px; }
 .review { color: #fff; background: #c0392b; padding: 1px 6px; border-radius: 3px; }
-.flag { color: #8a5300; } .failed { color: #a00; } .small { font-size: 10px; color: #555; }
+.flag { color: #8a5300; } .excluded { color: #666; text-decoration: line-through; }
+.signoff { font-size: 13px; } .failed { color: #a00; } .small { font-size: 10px; color: #555; }
 @media print { @page { size: A4; margin: 10mm; } body { margin: 0; font-size: 9px; }
   .grid { break-inside: avoid; } img { max-height: 190px; } .bullseye img { width: 180px; } }
 """
@@ -170,6 +171,19 @@ def _cac_drs_label(value: Any) -> str:
     return str(value.get("label", value)) if isinstance(value, Mapping) else str(value)
 
 
+def _lesion_artery(lesion: Mapping[str, Any]) -> str:
+    artery = _e(lesion["artery"] or "-")
+    if "artery_automated" in lesion and lesion["artery_automated"] != lesion["artery"]:
+        return f"{artery} (automated: {_e(lesion['artery_automated'] or '-')})"
+    return artery
+
+
+def _lesion_status(lesion: Mapping[str, Any]) -> str:
+    if lesion.get("excluded"):
+        return '<span class="excluded">excluded by physician</span>'
+    return '<span class="review">review</span>' if lesion["needs_review"] else ""
+
+
 def _calcium_section(calcium: Mapping[str, Any], figures: Mapping[str, bytes]) -> str:
     calibration = calcium.get("mass_calibration") or {}
     totals = _table(
@@ -206,13 +220,13 @@ def _calcium_section(calcium: Mapping[str, Any], figures: Mapping[str, bytes]) -
         [
             [
                 str(i + 1),
-                _e(lesion["artery"] or "-"),
+                _lesion_artery(lesion),
                 _number(lesion["agatston"]),
                 _number(lesion["volume_mm3"]),
                 _number(lesion["mass_mg"]),
                 _number(lesion.get("mass_integrated_mg")),
                 _number(lesion["peak_hu"], 0),
-                '<span class="review">review</span>' if lesion["needs_review"] else "",
+                _lesion_status(lesion),
             ]
             for i, lesion in enumerate(calcium["lesions"])
         ],
@@ -292,6 +306,50 @@ def _provenance_section(provenance: Mapping[str, Any]) -> str:
     )
 
 
+def _physician_impression(physician: Mapping[str, Any]) -> str:
+    text = physician.get("impression")
+    return f"<h2>Physician impression</h2><p><b>{_e(text)}</b></p>" if text else ""
+
+
+def _change_text(change: Mapping[str, Any]) -> str:
+    return f"{change['target']}: {change['before']} -> {change['after']}"
+
+
+def _physician_section(physician: Mapping[str, Any]) -> str:
+    """Sign-off (reader, time, status), free text, amendments and addenda with their changes."""
+    signoff = physician.get("signoff")
+    if signoff:
+        status = "FINAL" if signoff["status"] == "final" else "PRELIMINARY"
+        sign = (
+            f'<p class="signoff"><b>{status}</b>, signed by {_e(signoff["reader"])}'
+            + (f" ({_e(signoff['organization'])})" if signoff.get("organization") else "")
+            + f" at {_e(signoff['time_utc'])}"
+            + (" &mdash; locked; later changes are addenda" if status == "FINAL" else "")
+            + "</p>"
+        )
+    else:
+        sign = '<p class="signoff"><b>Not signed</b> (preliminary automated report)</p>'
+    rows = []
+    for number, entry in enumerate(physician["amendments"], start=1):
+        kind = "Addendum" if entry.get("kind") == "addendum" else "Amendment"
+        parts = [_e(entry["text"])] if entry["text"] else []
+        parts += [_e(_change_text(c)) for c in entry.get("changes") or []]
+        parts += [f"remark: {_e(r)}" for r in entry["overrides"]]
+        if entry.get("sr"):
+            parts.append(f"new SR {_e(entry['sr'])}")
+        rows.append(
+            [f"{kind} {number}", _e(entry["time_utc"]), _e(entry["user"]), "<br>".join(parts)]
+        )
+    text = _e(physician["free_text"]) or "<i>No physician text yet.</i>"
+    return (
+        "<section><h2>Physician</h2>"
+        + sign
+        + f"<p>{text}</p>"
+        + (_table(["", "time (UTC)", "by", "change"], rows, left=4) if rows else "")
+        + "</section>"
+    )
+
+
 def render_html(report: Mapping[str, Any], figures: Mapping[str, bytes]) -> str:
     """The report page as one HTML string.
 
@@ -307,17 +365,14 @@ def render_html(report: Mapping[str, Any], figures: Mapping[str, bytes]) -> str:
     physician = report["physician"]
     flags = [f"[{f['stage']}] {f['message']}" for f in report["quality_flags"]]
     failed = [f"{f['item']} ({f['stage']}): {f['error']}" for f in report["failed"]]
-    amendments = [
-        f"{a['time_utc']} {a['user']}: {a['text']}"
-        + (f" [overrides: {'; '.join(a['overrides'])}]" if a["overrides"] else "")
-        for a in physician["amendments"]
-    ]
     sections = [
         "<header><h1>cardiolens report</h1>"
         f'<div class="meta">Study {_e(study["study_uid"])} | patient {_e(study.get("patient_id", ""))} '
         f"| date {_e(study.get('study_date', ''))} | analyses: {_e(', '.join(study['analyses']) or 'none')} "
         f"| report {_e(report['report_id'])}</div></header>",
-        '<section class="impression"><h2>Impression</h2>'
+        '<section class="impression">'
+        + _physician_impression(physician)
+        + f"<h2>{'Automated impression' if physician.get('impression') else 'Impression'}</h2>"
         + _list(narrative["impression"])
         + "<h2>Findings</h2>"
         + _list(narrative["findings"])
@@ -332,10 +387,7 @@ def render_html(report: Mapping[str, Any], figures: Mapping[str, bytes]) -> str:
     sections += [
         "<section><h2>Quality control</h2>" + _list(flags, "flag") + "</section>",
         "<section><h2>Not analysed</h2>" + _list(failed, "failed") + "</section>",
-        "<section><h2>Physician</h2>"
-        f"<p>{_e(physician['free_text']) or '<i>No physician text yet.</i>'}</p>"
-        + (_list(amendments) if amendments else "")
-        + "</section>",
+        _physician_section(physician),
         _provenance_section(report["provenance"]),
         '<p class="small">Automated analysis for review by a qualified physician. References: '
         + " ".join(_e(r) for r in narrative["references"])
