@@ -114,65 +114,6 @@ def _perfusion_series(
     return (gated or summed)[0], []
 
 
-def _nuclear_figures(nuclear: Mapping[str, Any], result: Any, outputs: _Outputs) -> None:
-    """Bull's-eyes from the 17 segment values, oblique slices with contours, volume curves."""
-    for name in ("stress", "rest"):
-        state = nuclear.get(name)
-        if state is not None:
-            outputs.figures[f"bullseye_{name}"] = fig.bullseye_png(
-                state["segments"], title=f"{name.capitalize()} uptake (% of max)"
-            )
-    if nuclear.get("stress") and nuclear.get("rest"):
-        difference = np.subtract(nuclear["rest"]["segments"], nuclear["stress"]["segments"])
-        outputs.figures["bullseye_reversibility"] = fig.bullseye_png(
-            difference,
-            title="Reversibility (rest - stress)",
-            vmin=-30,
-            vmax=30,
-            cmap="RdBu_r",
-            unit="percentage points",
-        )
-    for name in ("stress", "rest"):
-        state_result = getattr(result, name)
-        if state_result is None:
-            continue
-        outputs.figures[f"slices_{name}"] = fig.slice_panels_png(
-            _cardiac_views(state_result), suptitle=f"{name.capitalize()}", cmap="hot"
-        )
-        function = state_result.function
-        if function is not None and len(function.cavity_volume_ml) > 1:
-            outputs.figures[f"volume_curve_{name}"] = fig.volume_curve_png(
-                function.cavity_volume_ml, title=f"{name.capitalize()} LV volume curve"
-            )
-
-
-def _cardiac_views(state: Any) -> list[tuple[str, np.ndarray, np.ndarray]]:
-    """Apical, mid and basal short-axis slices and the mid long-axis slices with contours.
-
-    The image and the myocardium mask are resliced along the LV axes the nuclear
-    stage found (:func:`cardiolens.nuclear.reorient.reslice`).
-    """
-    from cardiolens.nuclear.reorient import View, reslice
-
-    mask = state.myocardium_mask()
-    mask = mask.with_array(mask.array.astype(np.float32))
-    panels = []
-    for view in (View.SHORT_AXIS, View.VERTICAL_LONG_AXIS, View.HORIZONTAL_LONG_AXIS):
-        image = reslice(state.volume, state.axes, view).array
-        contour = reslice(mask, state.axes, view).array > 0.5
-        present = np.flatnonzero(contour.reshape(contour.shape[0], -1).any(axis=1))
-        if present.size == 0:
-            continue
-        if view == View.SHORT_AXIS:
-            picks = np.quantile(present, [0.2, 0.5, 0.8]).round().astype(int)
-            labels = ("SA apical", "SA mid", "SA basal")
-        else:
-            picks = [int(np.median(present))]
-            labels = ("VLA" if view == View.VERTICAL_LONG_AXIS else "HLA",)
-        panels += [(label, image[k], contour[k]) for label, k in zip(labels, picks, strict=True)]
-    return panels
-
-
 def _default_normals_path() -> Path:
     """The normal database file shipped with cardiolens (used when none is given)."""
     from importlib.resources import files
@@ -256,7 +197,10 @@ def _run_nuclear(study: Study, outputs: _Outputs, normals_path: Path | None) -> 
         mask = state_result.myocardium_mask()
         if np.any(mask.array):
             outputs.masks.append(SegmentMask(f"LV myocardium ({name})", "myocardium", mask, source))
-    _nuclear_figures(nuclear, result, outputs)
+    from cardiolens.report.nuclear_figures import nuclear_figures, perfusion_extents
+
+    nuclear["extent_pct"] = perfusion_extents(result)
+    outputs.figures.update(nuclear_figures(result, nuclear))
 
 
 # ---------------------------------------------------------------- calcium stage
@@ -475,6 +419,20 @@ def _write_dicom_outputs(
     return sr_path, seg_paths
 
 
+def _context(outputs: _Outputs, clinical: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Patient and acquisition context (:mod:`cardiolens.report.context`) of the analysed series."""
+    from cardiolens.report.context import acquisition_context, patient_context, read_header
+
+    headers = {key: read_header(series) for key, series in outputs.sources.items()}
+    return {
+        "patient": patient_context([h for h in headers.values() if h is not None], clinical),
+        "acquisitions": [
+            acquisition_context(key, series, headers[key])
+            for key, series in outputs.sources.items()
+        ],
+    }
+
+
 def _load_patient_studies(
     source: Path, role_overrides: Mapping[str, str] | None, outputs: _Outputs
 ) -> Study:
@@ -643,6 +601,7 @@ def analyze_study(
                 "audit": {"db": audit_reference(out, audit_path)},
             },
         }
+        data["study"].update(_context(outputs, clinical))
         sr_path, seg_paths = _write_dicom_outputs(out, data, outputs)
         data["quality_flags"] = outputs.flags
         data["narrative"] = build_narrative(data).to_json()

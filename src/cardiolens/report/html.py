@@ -17,13 +17,22 @@ from typing import Any
 __all__ = ["FIGURE_TITLES", "render_html", "write_html"]
 
 FIGURE_TITLES: dict[str, str] = {
-    "bullseye_stress": "Stress perfusion",
-    "bullseye_rest": "Rest perfusion",
-    "bullseye_reversibility": "Reversibility (rest - stress)",
-    "slices_stress": "Stress slices with myocardial contours",
-    "slices_rest": "Rest slices with myocardial contours",
-    "volume_curve_stress": "Stress LV volume curve",
-    "volume_curve_rest": "Rest LV volume curve",
+    "polar_stress": "Stress uptake polar map",
+    "polar_rest": "Rest uptake polar map",
+    "extent_stress": "Stress defect extent (blackout vs normal limits)",
+    "extent_rest": "Rest defect extent (blackout vs normal limits)",
+    "reversibility_extent": "Reversibility extent (white reversible, black fixed)",
+    "bullseye_stress": "Stress perfusion, 17 segments",
+    "bullseye_rest": "Rest perfusion, 17 segments",
+    "bullseye_reversibility": "Reversibility (rest - stress), 17 segments",
+    "slices": "Stress and rest slices (SA apex to base, VLA, HLA), one colour scale",
+    "wall_motion_stress": "Stress wall motion",
+    "thickening_stress": "Stress wall thickening",
+    "wall_motion_rest": "Rest wall motion",
+    "thickening_rest": "Rest wall thickening",
+    "volume_curves": "Time-volume curves",
+    "phase_stress": "Stress phase polar map and histogram",
+    "phase_rest": "Rest phase polar map and histogram",
     "calcium_overlay": "Calcium lesions by artery",
     "shap_waterfall": "Risk model explanation (SHAP)",
 }
@@ -35,7 +44,9 @@ h1 { font-size: 18px; margin: 0 0 4px 0; } h2 { font-size: 14px; margin: 10px 0 
   border-bottom: 1px solid #999; } .meta { color: #444; }
 .grid { display: flex; flex-wrap: wrap; gap: 8px; align-items: flex-start; }
 figure { margin: 0; } figcaption { font-size: 10px; color: #333; text-align: center; }
-img { max-width: 100%; max-height: 330px; } .bullseye img { width: 250px; }
+img { max-width: 100%; max-height: 330px; } .bullseye img { width: 230px; }
+.polar img { width: 235px; } .slices img { max-height: none; width: 1000px; }
+.phase img { width: 460px; }
 table { border-collapse: collapse; margin: 4px 0; } td, th { border: 1px solid #bbb;
   padding: 2px 6px; text-align: right; } th { background: #eee; } td.l, th.l { text-align: left; }
 .impression { background: #f4f7fb; border-left: 4px solid #2a5db0; padding: 6px 10px; }
@@ -43,7 +54,9 @@ table { border-collapse: collapse; margin: 4px 0; } td, th { border: 1px solid #
 .flag { color: #8a5300; } .excluded { color: #666; text-decoration: line-through; }
 .signoff { font-size: 13px; } .failed { color: #a00; } .small { font-size: 10px; color: #555; }
 @media print { @page { size: A4; margin: 10mm; } body { margin: 0; font-size: 9px; }
-  .grid { break-inside: avoid; } img { max-height: 190px; } .bullseye img { width: 180px; } }
+  .grid { break-inside: avoid; } img { max-height: 190px; } .bullseye img { width: 150px; }
+  .polar img { width: 135px; } .slices img { width: 100%; max-height: 420px; }
+  .phase img { width: 330px; } section { break-inside: auto; } h2 { break-after: avoid; } }
 """
 
 _SCRIPT = """
@@ -153,15 +166,81 @@ def _nuclear_section(nuclear: Mapping[str, Any], figures: Mapping[str, bytes]) -
     ]
     segments = _table(["segment score", *map(str, range(1, 18)), "sum"], segment_rows)
     return (
-        "<section><h2>Myocardial perfusion and function</h2>"
-        '<div class="grid">'
+        "<section><h2>Myocardial perfusion</h2>"
+        + _figures(
+            figures,
+            ["polar_stress", "polar_rest", "extent_stress", "extent_rest", "reversibility_extent"],
+            "polar",
+        )
+        + '<div class="grid">'
         + _figures(
             figures, ["bullseye_stress", "bullseye_rest", "bullseye_reversibility"], "bullseye"
         )
-        + f"<div>{table}{combined}{segments}</div></div>"
-        + _figures(
-            figures, ["slices_stress", "slices_rest", "volume_curve_stress", "volume_curve_rest"]
+        + f"<div>{table}{combined}{_extent_table(nuclear)}{segments}</div></div>"
+        + _figures(figures, ["slices"], "slices")
+        + "</section>"
+        + _function_section(nuclear, figures)
+    )
+
+
+def _extent_table(nuclear: Mapping[str, Any]) -> str:
+    extents = nuclear.get("extent_pct") or {}
+    names = [k for k in ("stress", "rest", "reversible", "fixed") if k in extents]
+    if not names:
+        return ""
+    return _table(
+        [f"extent % of LV: {n}" if i == 0 else n for i, n in enumerate(names)],
+        [[_number(extents[n]) for n in names]],
+        left=0,
+    )
+
+
+def _function_section(nuclear: Mapping[str, Any], figures: Mapping[str, bytes]) -> str:
+    """Gated function: volumes, LVEF, phase statistics, regional maps and the curves."""
+    rows = []
+    for name in ("stress", "rest"):
+        function = (nuclear.get(name) or {}).get("function")
+        if not function:
+            continue
+        rows.append(
+            [
+                name,
+                _number(function.get("edv_ml"), 0),
+                _number(function.get("esv_ml"), 0),
+                _number(function.get("stroke_volume_ml"), 0),
+                _number(function.get("lvef_pct"), 0),
+                _number(function.get("phase_sd_deg")),
+                _number(function.get("phase_bandwidth_deg"), 0),
+                _number(function.get("phase_entropy_pct"), 0),
+            ]
         )
+    if not rows:
+        return ""
+    table = _table(
+        [
+            "gated",
+            "EDV mL",
+            "ESV mL",
+            "SV mL",
+            "LVEF %",
+            "phase SD deg",
+            "bandwidth deg",
+            "entropy %",
+        ],
+        rows,
+    )
+    names = [
+        f"{kind}_{state}" for state in ("stress", "rest") for kind in ("wall_motion", "thickening")
+    ]
+    return (
+        "<section><h2>Gated function and synchrony</h2>"
+        + f'<div class="grid"><div>{table}<p class="small">Phase SD and bandwidth (95 % of the '
+        "LV): first-harmonic phase analysis, Chen J et al., J Nucl Cardiol 2005;12:687-695.</p>"
+        "</div>"
+        + _figures(figures, ["volume_curves"])
+        + "</div>"
+        + _figures(figures, names, "bullseye")
+        + _figures(figures, ["phase_stress", "phase_rest"], "phase")
         + "</section>"
     )
 

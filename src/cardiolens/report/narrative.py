@@ -21,6 +21,11 @@ The wording and thresholds follow the published reporting standards:
   Reporting System. An expert consensus document of the Society of Cardiovascular
   Computed Tomography (SCCT)", J Cardiovasc Comput Tomogr 2018;12:185-191.
 
+Segment scores are worded as the ASNC guidelines define them (0 normal, 1 mildly
+reduced, 2 moderately reduced, 3 severely reduced, 4 absent uptake; :data:`SCORE_WORDS`),
+always next to the score and the segment's uptake (% of maximum) they describe.
+Only warning and error quality flags count as raised; info flags are notes.
+
 Every sentence quotes the number it rests on, so a reader can check it against the
 report's measurement tables.
 """
@@ -35,6 +40,7 @@ from cardiolens.core.aha import SEGMENT_NAMES, SEGMENT_TERRITORY, Territory
 
 __all__ = [
     "REFERENCES",
+    "SCORE_WORDS",
     "Narrative",
     "NarrativeThresholds",
     "build_narrative",
@@ -53,7 +59,14 @@ REFERENCES: tuple[str, ...] = (
 )
 
 _MAX_SUMMED_SCORE = 68  # 17 segments x score 4
-_SCORE_WORDS = {1: "mildly reduced", 2: "moderately reduced", 3: "severely reduced", 4: "absent"}
+#: Uptake words of the segment scores (ASNC imaging guidelines, Dorbala 2018; Cerqueira 2002).
+SCORE_WORDS = {
+    0: "normal uptake",
+    1: "mildly reduced uptake",
+    2: "moderately reduced uptake",
+    3: "severely reduced uptake",
+    4: "absent uptake",
+}
 _CAC_DRS_RISK = {
     0: "very low risk",
     1: "mildly increased risk",
@@ -165,16 +178,23 @@ def _extent_word(extent_pct: float, t: NarrativeThresholds) -> str:
     return "medium-sized" if extent_pct < t.extent_large_pct else "large"
 
 
-def _defect_location(scores: Sequence[int], t: NarrativeThresholds) -> tuple[str, int]:
-    """Text naming the abnormal segments grouped by territory, and the worst score."""
+def _defect_location(
+    scores: Sequence[int], uptake_pct: Sequence[float], t: NarrativeThresholds
+) -> tuple[str, int]:
+    """Text naming the abnormal segments by territory, each with its score and uptake
+    (% of maximum), and the worst score."""
     abnormal = [s for s in range(1, 18) if scores[s - 1] >= t.segment_abnormal_score]
     if not abnormal:
         return "", 0
     parts = []
     for territory in Territory:
-        names = [SEGMENT_NAMES[s] for s in abnormal if SEGMENT_TERRITORY[s] == territory]
+        names = [
+            f"{SEGMENT_NAMES[s]} score {scores[s - 1]}, {_fmt(float(uptake_pct[s - 1]), 0)}%"
+            for s in abnormal
+            if SEGMENT_TERRITORY[s] == territory
+        ]
         if names:
-            parts.append(f"the {territory.value} territory ({', '.join(names)})")
+            parts.append(f"the {territory.value} territory ({'; '.join(names)})")
     return " and ".join(parts), max(scores[s - 1] for s in abnormal)
 
 
@@ -197,16 +217,19 @@ def _read_state(name: str, state: Mapping[str, Any], t: NarrativeThresholds) -> 
         f"{score_name} {score} ({_fmt(100.0 * score / _MAX_SUMMED_SCORE)}% of myocardium, "
         f"{_summed_band(score, t)}), {name} TPD {_fmt(tpd)}%"
     )
-    location, worst = _defect_location(state["segment_scores"], t)
+    location, worst = _defect_location(state["segment_scores"], state["segments"], t)
     if not (sss_abnormal or tpd_abnormal):
         return _StateReading(False, False, f"{name.capitalize()} perfusion is normal: {numbers}.")
     borderline = (sss_abnormal != tpd_abnormal) and (
         score <= t.sss_abnormal or tpd < t.tpd_borderline_pct
     )
     if location:
-        defect = f"a {_extent_word(tpd, t)} defect of {_SCORE_WORDS[worst]} uptake in {location}"
+        defect = (
+            f"a {_extent_word(tpd, t)} defect, worst segment score {worst} "
+            f"({SCORE_WORDS[worst]}), in {location}"
+        )
     else:
-        defect = "mildly reduced uptake without a segment scored 2 or more"
+        defect = f"{SCORE_WORDS[1]} (score 1) without a segment scored 2 or more"
     return _StateReading(True, borderline, f"{name.capitalize()} perfusion: {numbers}; {defect}.")
 
 
@@ -434,8 +457,9 @@ def build_narrative(
             "'Not analysed'."
         )
     flags = report.get("quality_flags") or []
-    if flags:
-        impression.append(f"{len(flags)} quality flag(s) raised: review before signing.")
+    raised = [f for f in flags if f.get("severity", "warning") != "info"]
+    if raised:
+        impression.append(f"{len(raised)} quality flag(s) raised: review before signing.")
     if not findings:
         findings.append("No analysable cardiac images were found in this study.")
     return Narrative(findings=tuple(findings), impression=tuple(impression))
