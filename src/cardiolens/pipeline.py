@@ -164,6 +164,13 @@ def _run_nuclear(study: Study, outputs: _Outputs, normals_path: Path | None) -> 
     )
     nuclear.setdefault("stress", None)
     nuclear.setdefault("rest", None)
+    nuclear.setdefault(
+        "normal_database",
+        {
+            **{k: database[k] for k in ("sex", "camera", "tracer", "protocol", "n_studies")},
+            "source": (database.get("provenance") or {}).get("source"),
+        },
+    )
     outputs.nuclear = nuclear
     for name in ("stress", "rest"):
         state = nuclear[name]
@@ -419,18 +426,36 @@ def _write_dicom_outputs(
     return sr_path, seg_paths
 
 
+def _gates(nuclear: Mapping[str, Any] | None, key: str) -> int | None:
+    """Number of gates of a state's gated function (None when not gated)."""
+    function = ((nuclear or {}).get(key) or {}).get("function") or {}
+    return len(function.get("cavity_volume_ml") or []) or None
+
+
 def _context(outputs: _Outputs, clinical: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Patient and acquisition context (:mod:`cardiolens.report.context`) of the analysed series."""
-    from cardiolens.report.context import acquisition_context, patient_context, read_header
+    """Patient and acquisition context (:mod:`cardiolens.report.context`) of the analysed
+    series; flags a simulated or mismatched normal database."""
+    from cardiolens.report.context import (
+        acquisition_context,
+        normal_database_flags,
+        patient_context,
+        read_header,
+    )
 
     headers = {key: read_header(series) for key, series in outputs.sources.items()}
-    return {
+    context = {
         "patient": patient_context([h for h in headers.values() if h is not None], clinical),
         "acquisitions": [
-            acquisition_context(key, series, headers[key])
+            acquisition_context(key, series, headers[key], _gates(outputs.nuclear, key))
             for key, series in outputs.sources.items()
         ],
     }
+    database = (outputs.nuclear or {}).get("normal_database")
+    if database:
+        outputs.flags += normal_database_flags(
+            database, context["patient"]["values"], context["acquisitions"]
+        )
+    return context
 
 
 def _load_patient_studies(

@@ -32,7 +32,13 @@ from pydicom.dataset import Dataset
 
 from cardiolens.core.study import Series
 
-__all__ = ["acquisition_context", "bmi", "patient_context", "read_header"]
+__all__ = [
+    "acquisition_context",
+    "bmi",
+    "normal_database_flags",
+    "patient_context",
+    "read_header",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -129,16 +135,30 @@ def patient_context(
     return {"values": values, "sources": sources}
 
 
+def _nuclide_name(meaning: str | None) -> str | None:
+    """A CID 18 code meaning without its superscript markup: ``^99m^Technetium`` ->
+    ``Technetium-99m``."""
+    if meaning is None:
+        return None
+    return re.sub(r"\^(\w+)\^(\w+)", r"\2-\1", meaning)
+
+
 def _first(dataset: Dataset, keyword: str) -> Dataset:
     sequence = dataset.get(keyword) or [Dataset()]
     return sequence[0]
 
 
-def acquisition_context(key: str, series: Series, dataset: Dataset | None) -> dict[str, Any]:
-    """The protocol of one analysed series (``key``: stress, rest or calcium)."""
+def acquisition_context(
+    key: str, series: Series, dataset: Dataset | None, gates: int | None = None
+) -> dict[str, Any]:
+    """The protocol of one analysed series (``key``: stress, rest or calcium).
+
+    ``gates``: the number of gates analysed, when the series referenced is the
+    summed image of a gated acquisition.
+    """
     entry: dict[str, Any] = {"series": key, "modality": series.modality}
-    if series.n_gates:
-        entry["gates"] = series.n_gates
+    if series.n_gates or gates:
+        entry["gates"] = series.n_gates or gates
     if dataset is None:
         return entry
     camera = " ".join(
@@ -153,7 +173,7 @@ def acquisition_context(key: str, series: Series, dataset: Dataset | None) -> di
         "station": _text(dataset, "StationName"),
         "description": _text(dataset, "SeriesDescription"),
         "radiopharmaceutical": _text(radiopharmaceutical, "Radiopharmaceutical"),
-        "radionuclide": _text(nuclide, "CodeMeaning"),
+        "radionuclide": _nuclide_name(_text(nuclide, "CodeMeaning")),
         "injected_mbq": _number(radiopharmaceutical, "RadionuclideTotalDose"),
         "collimator": _text(_first(dataset, "DetectorInformationSequence"), "CollimatorGridName"),
         "reconstruction": _text(dataset, "ReconstructionMethod")
@@ -171,3 +191,74 @@ def acquisition_context(key: str, series: Series, dataset: Dataset | None) -> di
         values["attenuation_correction"] = _text(dataset, "AttenuationCorrectionMethod")
     entry.update({k: v for k, v in values.items() if v is not None})
     return entry
+
+
+_NUCLIDES = {
+    "Tc-99m": ("99m", "technetium", "tc99", "sestamibi", "tetrofosmin"),
+    "Tl-201": ("201", "thallium"),
+    "Rb-82": ("rb-82", "rb82", "rubidium"),
+    "N-13": ("n-13", "n13", "ammonia"),
+    "F-18": ("f-18", "f18", "flurpiridaz"),
+}
+
+
+def _nuclide(text: str | None) -> str | None:
+    lowered = (text or "").lower()
+    for name, marks in _NUCLIDES.items():
+        if any(mark in lowered for mark in marks):
+            return name
+    return None
+
+
+def normal_database_flags(
+    database: Mapping[str, Any],
+    patient: Mapping[str, Any],
+    acquisitions: Sequence[Mapping[str, Any]],
+) -> list[dict[str, str]]:
+    """Quality flags on the normal database: simulated, or of another tracer or sex.
+
+    ``database`` is its description (``sex``, ``camera``, ``tracer``, ``source``...);
+    a database "of any sex" matches both sexes; a tracer is compared by its
+    radionuclide (Tc-99m, Tl-201, Rb-82, N-13, F-18) when both are known.
+    """
+    flags = []
+    described = " ".join(str(database.get(k, "")) for k in ("camera", "tracer", "source")).lower()
+    if database.get("simulated") or "simulat" in described or "phantom" in described:
+        flags.append(
+            {
+                "stage": "nuclear",
+                "severity": "warning",
+                "code": "normals_simulated",
+                "message": "the normal database is simulated (digital phantoms), not patients: "
+                "scores and TPD are not clinically validated against it",
+            }
+        )
+    study_nuclides = {
+        _nuclide(f"{a.get('radiopharmaceutical', '')} {a.get('radionuclide', '')}")
+        for a in acquisitions
+        if a.get("modality") in ("NM", "PT")
+    } - {None}
+    database_nuclide = _nuclide(str(database.get("tracer", "")))
+    if database_nuclide and study_nuclides and database_nuclide not in study_nuclides:
+        flags.append(
+            {
+                "stage": "nuclear",
+                "severity": "warning",
+                "code": "normals_tracer_mismatch",
+                "message": f"the normal database is for {database_nuclide}; the study used "
+                f"{', '.join(sorted(study_nuclides))}",
+            }
+        )
+    sex = str(patient.get("sex", "")).lower()
+    database_sex = str(database.get("sex", "any")).lower()
+    if sex in ("male", "female") and database_sex in ("male", "female") and sex != database_sex:
+        flags.append(
+            {
+                "stage": "nuclear",
+                "severity": "warning",
+                "code": "normals_sex_mismatch",
+                "message": f"the normal database is for {database_sex} patients; the patient "
+                f"is {sex}",
+            }
+        )
+    return flags

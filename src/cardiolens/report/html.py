@@ -9,10 +9,15 @@ headless-browser test checks.
 from __future__ import annotations
 
 import base64
-import html
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+from cardiolens.report.html_context import context_section, provenance_section
+from cardiolens.report.html_parts import bullet_list as _list
+from cardiolens.report.html_parts import e as _e
+from cardiolens.report.html_parts import number as _number
+from cardiolens.report.html_parts import table as _table
 
 __all__ = ["FIGURE_TITLES", "render_html", "write_html"]
 
@@ -54,9 +59,10 @@ table { border-collapse: collapse; margin: 4px 0; } td, th { border: 1px solid #
 .flag { color: #8a5300; } .excluded { color: #666; text-decoration: line-through; }
 .signoff { font-size: 13px; } .failed { color: #a00; } .small { font-size: 10px; color: #555; }
 @media print { @page { size: A4; margin: 10mm; } body { margin: 0; font-size: 9px; }
-  .grid { break-inside: avoid; } img { max-height: 190px; } .bullseye img { width: 150px; }
-  .polar img { width: 135px; } .slices img { width: 100%; max-height: 420px; }
-  .phase img { width: 330px; } section { break-inside: auto; } h2 { break-after: avoid; } }
+  .grid { break-inside: avoid; } img { max-height: none; max-width: 100%; }
+  .bullseye img, .polar img { width: 45mm; } .slices img { width: 170mm; }
+  .phase img { width: 80mm; } .curve img { width: 60mm; } .wide img { width: 170mm; }
+  .shap img { width: 90mm; } section { break-inside: auto; } h2 { break-after: avoid; } }
 """
 
 _SCRIPT = """
@@ -67,33 +73,6 @@ window.addEventListener("load", function () {
   document.body.setAttribute("data-image-count", String(images.length));
 });
 """
-
-
-def _e(value: Any) -> str:
-    return html.escape(str(value))
-
-
-def _number(value: Any, digits: int = 1) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return _e(value)
-    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
-
-
-def _table(header: Sequence[str], rows: Iterable[Sequence[Any]], left: int = 1) -> str:
-    head = "".join(
-        f'<th class="{"l" if i < left else ""}">{_e(h)}</th>' for i, h in enumerate(header)
-    )
-    body = "".join(
-        "<tr>"
-        + "".join(
-            f'<td class="{"l" if i < left else ""}">{cell}</td>' for i, cell in enumerate(row)
-        )
-        + "</tr>"
-        for row in rows
-    )
-    return f"<table><tr>{head}</tr>{body}</table>"
 
 
 def _figure(name: str, png: bytes, css_class: str = "") -> str:
@@ -237,7 +216,7 @@ def _function_section(nuclear: Mapping[str, Any], figures: Mapping[str, bytes]) 
         + f'<div class="grid"><div>{table}<p class="small">Phase SD and bandwidth (95 % of the '
         "LV): first-harmonic phase analysis, Chen J et al., J Nucl Cardiol 2005;12:687-695.</p>"
         "</div>"
-        + _figures(figures, ["volume_curves"])
+        + _figures(figures, ["volume_curves"], "curve")
         + "</div>"
         + _figures(figures, names, "bullseye")
         + _figures(figures, ["phase_stress", "phase_rest"], "phase")
@@ -261,6 +240,26 @@ def _lesion_status(lesion: Mapping[str, Any]) -> str:
     if lesion.get("excluded"):
         return '<span class="excluded">excluded by physician</span>'
     return '<span class="review">review</span>' if lesion["needs_review"] else ""
+
+
+def _mesa(calcium: Mapping[str, Any]) -> str:
+    """The MESA percentile line (computed by the calcium stage) when present."""
+    mesa = calcium.get("mesa")
+    if not mesa or mesa.get("percentile") is None:
+        return ""
+    who = ", ".join(
+        str(mesa[k]) for k in ("age_years", "sex", "race_ethnicity") if mesa.get(k) is not None
+    )
+    return (
+        f"<p><b>MESA percentile: {_number(float(mesa['percentile']), 0)}</b>"
+        + (f" (for {_e(who)})" if who else "")
+        + (
+            f'<br><span class="small">{_e(mesa["reference"])}</span>'
+            if mesa.get("reference")
+            else ""
+        )
+        + "</p>"
+    )
 
 
 def _calcium_section(calcium: Mapping[str, Any], figures: Mapping[str, bytes]) -> str:
@@ -318,12 +317,17 @@ def _calcium_section(calcium: Mapping[str, Any], figures: Mapping[str, bytes]) -
         else ""
     )
     calibration_text = (
-        f'<p class="small">Mass calibration: {_e(calibration)}</p>' if calibration else ""
+        '<p class="small">Mass calibration: factor '
+        f"{_number(calibration.get('factor_mg_per_hu_mm3'), 6)} mg/(HU mm3), "
+        f"source {_e(calibration.get('source', '-'))}</p>"
+        if calibration
+        else ""
     )
     return (
         "<section><h2>Coronary artery calcium</h2>"
-        f'<div class="grid"><div>{totals}{per_artery}{eat_text}{calibration_text}</div>'
-        + _figures(figures, ["calcium_overlay"])
+        f'<div class="grid"><div>{totals}{_mesa(calcium)}{per_artery}{eat_text}'
+        f"{calibration_text}</div>"
+        + _figures(figures, ["calcium_overlay"], "wide")
         + f"<div>{lesions}</div></div></section>"
     )
 
@@ -346,42 +350,8 @@ def _risk_section(risk: Mapping[str, Any], figures: Mapping[str, bytes]) -> str:
             ],
         )
         + "</div>"
-        + _figures(figures, ["shap_waterfall"])
+        + _figures(figures, ["shap_waterfall"], "shap")
         + "</div></section>"
-    )
-
-
-def _list(items: Iterable[str], css_class: str = "") -> str:
-    entries = "".join(f'<li class="{css_class}">{_e(i)}</li>' for i in items)
-    return f"<ul>{entries}</ul>" if entries else "<p>None.</p>"
-
-
-def _provenance_section(provenance: Mapping[str, Any]) -> str:
-    models = _table(
-        ["model", "version", "SHA-256"],
-        [
-            [_e(m["name"]), _e(m["version"]), _e(m.get("sha256") or "-")]
-            for m in provenance["models"]
-        ],
-    )
-    inputs = _table(
-        ["input file", "SHA-256"],
-        [
-            [_e(i["path"]), f'<span class="small">{_e(i["sha256"])}</span>']
-            for i in provenance["inputs"]
-        ],
-    )
-    audit = provenance.get("audit") or {}
-    return (
-        "<section><h2>Provenance</h2>"
-        f"<p>cardiolens {_e(provenance['cardiolens_version'])}; "
-        f"Python {_e(provenance.get('python_version', '-'))}; "
-        f"started {_e(provenance['started_utc'])}; run time {provenance['run_time_s']:.1f} s; "
-        f"audit log {_e(audit.get('db', '-'))}</p>"
-        f'<p class="small">Parameters: {_e(provenance["parameters"])}</p>'
-        + (models if provenance["models"] else "")
-        + inputs
-        + "</section>"
     )
 
 
@@ -456,6 +426,7 @@ def render_html(report: Mapping[str, Any], figures: Mapping[str, bytes]) -> str:
         + "<h2>Findings</h2>"
         + _list(narrative["findings"])
         + "</section>",
+        context_section(report),
     ]
     if report.get("nuclear"):
         sections.append(_nuclear_section(report["nuclear"], figures))
@@ -467,7 +438,7 @@ def render_html(report: Mapping[str, Any], figures: Mapping[str, bytes]) -> str:
         "<section><h2>Quality control</h2>" + _list(flags, "flag") + "</section>",
         "<section><h2>Not analysed</h2>" + _list(failed, "failed") + "</section>",
         _physician_section(physician),
-        _provenance_section(report["provenance"]),
+        provenance_section(report["provenance"]),
         '<p class="small">Automated analysis for review by a qualified physician. References: '
         + " ".join(_e(r) for r in narrative["references"])
         + "</p>",

@@ -182,11 +182,11 @@ def phase_png(
     )
     x, y, shown = _mesh(phase_deg, long_axis_fraction, angle_deg)
     norm = matplotlib.colors.Normalize(vmin=0.0, vmax=360.0)
-    polar_axes.pcolormesh(x, y, shown, cmap="twilight", norm=norm, shading="gouraud")
+    polar_axes.pcolormesh(x, y, shown, cmap="jet", norm=norm, shading="gouraud")
     _grid(polar_axes)
     polar_axes.set_title(f"{title} phase map", fontsize=8)
     colorbar = figure.colorbar(
-        matplotlib.cm.ScalarMappable(norm=norm, cmap="twilight"),
+        matplotlib.cm.ScalarMappable(norm=norm, cmap="jet"),
         ax=polar_axes,
         orientation="horizontal",
         fraction=0.05,
