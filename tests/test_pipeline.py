@@ -136,6 +136,10 @@ def test_each_physionet_rest_study(physionet_dicom_dir, tmp_path, index):
     assert any(f.startswith("Rest perfusion") for f in report.data["narrative"]["findings"])
     assert any("Stress images are absent" in f for f in report.data["narrative"]["findings"])
     assert report.html_path.is_file() and verify(report.audit_db).ok
+    figures = {path.stem for path in (report.out_dir / "figures").glob("*.png")}
+    assert {"polar_rest", "extent_rest", "bullseye_rest", "slices"} <= figures
+    assert report.data["nuclear"]["extent_pct"]["rest"] >= 0.0
+    assert report.data["study"]["acquisitions"][0]["modality"] == "NM"
     [normals] = [m for m in report.data["provenance"]["models"] if "normal" in m["name"]]
     assert len(normals["sha256"]) == 64
 

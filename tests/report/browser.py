@@ -143,7 +143,9 @@ def _streams(pdf: bytes) -> list[bytes]:
     return found
 
 
-_TOKEN = re.compile(rb"<[0-9A-Fa-f\s]*>|\((?:\\.|[^\\)])*\)|/[^\s/<>\[\]()]+|[-+]?\d*\.?\d+|[A-Za-z'\"*]+")
+_TOKEN = re.compile(
+    rb"<[0-9A-Fa-f\s]*>|\((?:\\.|[^\\)])*\)|/[^\s/<>\[\]()]+|[-+]?\d*\.?\d+|[A-Za-z'\"*]+"
+)
 
 
 def pdf_page_count(pdf_path: Path) -> int:

@@ -3,7 +3,8 @@
 The page reads from the report dict (the same numbers as ``report.json``) and the
 figures written beside it; nothing is fetched from the network. A small script sets
 ``data-images-loaded="true"`` on ``<body>`` once every image has decoded, which the
-headless-browser test checks.
+headless-browser test checks, and records each image's rendered width
+(``data-rendered-width``, CSS px) for the legibility check.
 """
 
 from __future__ import annotations
@@ -69,6 +70,9 @@ _SCRIPT = """
 window.addEventListener("load", function () {
   var images = Array.prototype.slice.call(document.images);
   var ok = images.every(function (i) { return i.complete && i.naturalWidth > 0; });
+  images.forEach(function (i) {
+    i.setAttribute("data-rendered-width", String(Math.round(i.getBoundingClientRect().width)));
+  });
   document.body.setAttribute("data-images-loaded", ok ? "true" : "false");
   document.body.setAttribute("data-image-count", String(images.length));
 });
