@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -30,11 +30,13 @@ from cardiolens.core.errors import CardiolensError, InputError
 from cardiolens.core.study import Series, SeriesRole, Study
 from cardiolens.core.volume import Volume
 from cardiolens.report import figures as fig
-from cardiolens.report.amendments import FolderUpdate
-from cardiolens.report.changes import Change
 from cardiolens.report.dicom_seg import SegmentMask
 from cardiolens.report.document import SCHEMA_VERSION, Report, audit_reference, write_report
 from cardiolens.report.narrative import build_narrative
+
+if TYPE_CHECKING:
+    from cardiolens.report.amendments import FolderUpdate
+    from cardiolens.report.changes import Change
 
 __all__ = ["AUDIT_DB_NAME", "amend_report", "analyze_study", "imaging_features", "sign_report"]
 

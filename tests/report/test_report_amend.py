@@ -163,6 +163,7 @@ def test_final_sign_off_locks_and_later_changes_are_addenda(report_folder):
     sr = pydicom.dcmread(report_folder / signoff["sr"])
     assert sr.PreliminaryFlag == "FINAL" and sr.VerificationFlag == "VERIFIED"
     assert str(sr.VerifyingObserverSequence[0].VerifyingObserverName) == "Doe^Jane"
+    assert dciodvfy_errors(report_folder / signoff["sr"]) == []
     locked = (report_folder / "report.signed.json").read_text()
     with pytest.raises(ParameterError, match="locked"):
         amend_report(report_folder, user="Dr B", changes=[SegmentScore("stress", 7, 3)])

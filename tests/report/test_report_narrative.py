@@ -133,3 +133,24 @@ def test_uptake_words_follow_the_score_for_every_score(score):
     assert not any(word in stress for word in others), stress
     if score >= 2:  # each defect segment quoted with its score and uptake
         assert f"apical anterior score {score}, {100 - 15 * score}%" in stress
+
+
+def test_phase_sd_and_bandwidth_against_the_normals_of_the_patients_sex():
+    nuclear = reversible_lad_nuclear()
+    nuclear["stress"]["function"].update(phase_sd_deg=20.0, phase_bandwidth_deg=45.0)
+    data = report_dict(nuclear=nuclear)
+    # Chen 2005: women SD 11.8 + 2 x 5.2 = 22.2, bandwidth 30.6 + 2 x 9.6 = 49.8 (-> 50)
+    data["study"]["patient"] = {"values": {"sex": "female"}, "sources": {"sex": "DICOM"}}
+    text = " ".join(build_narrative(data).findings)
+    assert "Phase analysis (stress): SD 20.0 deg, bandwidth 45 deg: normal" in text
+    assert "SD <= 22.2, bandwidth <= 50 deg" in text
+    nuclear["stress"]["function"]["phase_bandwidth_deg"] = 55.0
+    text = " ".join(build_narrative(data).findings)
+    assert "bandwidth 55 deg: above the normal range (LV mechanical dyssynchrony)" in text
+    # men: 14.2 + 10.2 = 24.4 and 38.7 + 23.6 = 62.3: the same values are normal
+    data["study"]["patient"]["values"]["sex"] = "male"
+    text = " ".join(build_narrative(data).findings)
+    assert "bandwidth 55 deg: normal (normal for male patients" in text
+    del data["study"]["patient"]
+    text = " ".join(build_narrative(data).findings)
+    assert "male: SD <= 24.4, bandwidth <= 62; female: SD <= 22.2, bandwidth <= 50" in text

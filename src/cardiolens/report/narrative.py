@@ -15,6 +15,8 @@ The wording and thresholds follow the published reporting standards:
   < 10 %, medium 10-19 %, large >= 20 % (ASNC reporting guideline).
 * TPD: Slomka PJ et al., "Automated quantification of myocardial perfusion SPECT
   using simplified normal limits", J Nucl Cardiol 2005;12:66-77 (abnormal >= 3 %).
+* Phase SD and bandwidth: normal mean + 2 SD by sex from Chen J et al., J Nucl Cardiol
+  2005;12:687-695 (:data:`PHASE_NORMALS`).
 * TID: Abidov A et al., JACC 2003;42:1818-1825 (abnormal above about 1.2; the
   cut-off depends on the protocol and is configurable).
 * Coronary calcium: Hecht HS et al., "CAC-DRS: Coronary Artery Calcium Data and
@@ -39,6 +41,7 @@ from typing import Any
 from cardiolens.core.aha import SEGMENT_NAMES, SEGMENT_TERRITORY, Territory
 
 __all__ = [
+    "PHASE_NORMALS",
     "REFERENCES",
     "SCORE_WORDS",
     "Narrative",
@@ -54,6 +57,8 @@ REFERENCES: tuple[str, ...] = (
     "cardiology procedures. J Nucl Cardiol 2017;24:2064-2128.",
     "Slomka PJ et al. Automated quantification of myocardial perfusion SPECT using "
     "simplified normal limits. J Nucl Cardiol 2005;12:66-77.",
+    "Chen J et al. Onset of left ventricular mechanical contraction as determined by phase "
+    "analysis of ECG-gated myocardial perfusion SPECT imaging. J Nucl Cardiol 2005;12:687-695.",
     "Hecht HS et al. CAC-DRS: Coronary Artery Calcium Data and Reporting System. "
     "J Cardiovasc Comput Tomogr 2018;12:185-191.",
 )
@@ -313,6 +318,45 @@ def _function_sentences(
     return sentences
 
 
+#: Normal phase SD and bandwidth (deg, mean and SD) by sex: Chen J et al., "Onset of left
+#: ventricular mechanical contraction as determined by phase analysis of ECG-gated
+#: myocardial perfusion SPECT imaging", J Nucl Cardiol 2005;12:687-695.
+PHASE_NORMALS = {
+    "male": {"sd_deg": (14.2, 5.1), "bandwidth_deg": (38.7, 11.8)},
+    "female": {"sd_deg": (11.8, 5.2), "bandwidth_deg": (30.6, 9.6)},
+}
+
+
+def _phase_sentences(nuclear: Mapping[str, Any], sex: str | None) -> list[str]:
+    """Phase SD and bandwidth of each gated state against the normal mean + 2 SD of the
+    patient's sex (Chen 2005); both sexes' limits quoted when the sex is unknown."""
+    sentences = []
+    for name in ("stress", "rest"):
+        function = (nuclear.get(name) or {}).get("function") or {}
+        sd, bandwidth = function.get("phase_sd_deg"), function.get("phase_bandwidth_deg")
+        if sd is None or bandwidth is None:
+            continue
+        numbers = f"Phase analysis ({name}): SD {_fmt(sd)} deg, bandwidth {_fmt(bandwidth, 0)} deg"
+        normals = PHASE_NORMALS.get(str(sex or "").lower())
+        if normals is None:
+            limits = "; ".join(
+                f"{who}: SD <= {_fmt(v['sd_deg'][0] + 2 * v['sd_deg'][1])}, bandwidth <= "
+                f"{_fmt(v['bandwidth_deg'][0] + 2 * v['bandwidth_deg'][1], 0)}"
+                for who, v in PHASE_NORMALS.items()
+            )
+            sentences.append(f"{numbers} (normal, mean + 2 SD, Chen 2005: {limits}).")
+            continue
+        sd_limit = normals["sd_deg"][0] + 2 * normals["sd_deg"][1]
+        bw_limit = normals["bandwidth_deg"][0] + 2 * normals["bandwidth_deg"][1]
+        above = sd > sd_limit or bandwidth > bw_limit
+        verdict = "above the normal range (LV mechanical dyssynchrony)" if above else "normal"
+        sentences.append(
+            f"{numbers}: {verdict} (normal for {str(sex).lower()} patients, mean + 2 SD, Chen "
+            f"2005: SD <= {_fmt(sd_limit)}, bandwidth <= {_fmt(bw_limit, 0)} deg)."
+        )
+    return sentences
+
+
 def _nuclear_narrative(
     nuclear: Mapping[str, Any], t: NarrativeThresholds, stress_failed: bool = False
 ) -> tuple[list[str], list[str]]:
@@ -439,7 +483,8 @@ def build_narrative(
             flag.get("code") == "stress_failed" for flag in report.get("quality_flags") or []
         )
         more_findings, more_impression = _nuclear_narrative(report["nuclear"], t, stress_failed)
-        findings += more_findings
+        sex = (((report.get("study") or {}).get("patient") or {}).get("values") or {}).get("sex")
+        findings += more_findings + _phase_sentences(report["nuclear"], sex)
         impression += more_impression
     if report.get("calcium"):
         phantom = bool(report.get("provenance", {}).get("parameters", {}).get("calcium_phantom"))
