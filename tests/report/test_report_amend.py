@@ -25,6 +25,7 @@ from cardiolens.report.dicom_sr import write_measurement_report
 from cardiolens.report.document import audit_reference, load_report, write_report
 from cardiolens.report.schema import validate_report
 from tests.report.fakes import calcium_json, report_dict, reversible_lad_nuclear, write_ct_series
+from tests.report.test_report_dicom import dciodvfy_errors
 
 
 def _sr_numbers(path: Path) -> dict[str, list[float]]:
@@ -89,10 +90,9 @@ def test_segment_score_override_recomputes_report_html_and_new_sr(report_folder)
     [predecessor] = sr.PredecessorDocumentsSequence
     referenced = predecessor.ReferencedSeriesSequence[0].ReferencedSOPSequence[0]
     assert referenced.ReferencedSOPInstanceUID == original_sr.SOPInstanceUID
-    assert (
-        sr.PatientID == original_sr.PatientID
-        and sr.StudyInstanceUID == original_sr.StudyInstanceUID
-    )
+    assert sr.PatientID == original_sr.PatientID
+    assert sr.StudyInstanceUID == original_sr.StudyInstanceUID
+    assert dciodvfy_errors(new_sr) == []
     entries = AuditLog(report_folder / "audit.sqlite").entries()
     assert [e.action for e in entries] == ["analyze", "amend"]
     assert entries[1].overrides[0]["target"] == "stress segment 7"
