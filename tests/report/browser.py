@@ -20,7 +20,6 @@ CHROMIUM_FLAGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
-    "--window-size=1400,2000",
 ]
 
 
@@ -32,97 +31,48 @@ def chromium() -> str:
     pytest.skip("chromium is not installed (CI installs it: apt-get install chromium)")
 
 
-def dump_dom(html_path: Path, profile: Path) -> str:
-    """The page's DOM after load (scripts run), as Chromium serialises it."""
+def _run(
+    html_path: Path, profile: Path, *options: str, width: int = 1400, height: int = 2000
+) -> subprocess.CompletedProcess:
+    """Chromium on the page with ``options``, a window of ``width`` x ``height`` CSS px."""
     result = subprocess.run(
         [
             chromium(),
             *CHROMIUM_FLAGS,
+            f"--window-size={width},{height}",
             f"--user-data-dir={profile}",
-            "--virtual-time-budget=5000",
-            "--dump-dom",
+            *options,
             html_path.resolve().as_uri(),
         ],
         capture_output=True,
         text=True,
-        timeout=90,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    return result.stdout
+    return result
 
 
-def screenshot(html_path: Path, png_path: Path, profile: Path) -> Path:
-    subprocess.run(
-        [
-            chromium(),
-            *CHROMIUM_FLAGS,
-            f"--user-data-dir={profile}",
-            f"--screenshot={png_path}",
-            html_path.resolve().as_uri(),
-        ],
-        capture_output=True,
-        timeout=90,
-        check=True,
-    )
-    return png_path
+def dump_dom(html_path: Path, profile: Path, width: int = 1400) -> str:
+    """The page's DOM after load (scripts run, which record image sizes), as serialised."""
+    return _run(html_path, profile, "--virtual-time-budget=5000", "--dump-dom", width=width).stdout
 
 
-def dom_at_width(html_path: Path, profile: Path, width: int = 1280) -> str:
-    """The DOM after load at a given window width (the page records image sizes)."""
-    flags = [f for f in CHROMIUM_FLAGS if not f.startswith("--window-size")]
-    result = subprocess.run(
-        [
-            chromium(),
-            *flags,
-            f"--window-size={width},2000",
-            f"--user-data-dir={profile}",
-            "--virtual-time-budget=5000",
-            "--dump-dom",
-            html_path.resolve().as_uri(),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=90,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    return result.stdout
-
-
-def screenshot_at_width(html_path: Path, png_path: Path, profile: Path, width: int = 1280) -> Path:
-    """A full-height screenshot (6000 px) at ``width``."""
-    flags = [f for f in CHROMIUM_FLAGS if not f.startswith("--window-size")]
-    subprocess.run(
-        [
-            chromium(),
-            *flags,
-            f"--window-size={width},6000",
-            f"--user-data-dir={profile}",
-            "--hide-scrollbars",
-            f"--screenshot={png_path}",
-            html_path.resolve().as_uri(),
-        ],
-        capture_output=True,
-        timeout=90,
-        check=True,
+def screenshot(html_path: Path, png_path: Path, profile: Path, width: int = 1280) -> Path:
+    """A screenshot 6000 px high at ``width``."""
+    _run(
+        html_path,
+        profile,
+        "--hide-scrollbars",
+        f"--screenshot={png_path}",
+        width=width,
+        height=6000,
     )
     return png_path
 
 
 def print_pdf(html_path: Path, pdf_path: Path, profile: Path) -> Path:
     """The page printed by Chromium (A4 from the page's @page rule, no header/footer)."""
-    subprocess.run(
-        [
-            chromium(),
-            *CHROMIUM_FLAGS,
-            f"--user-data-dir={profile}",
-            "--no-pdf-header-footer",
-            f"--print-to-pdf={pdf_path}",
-            html_path.resolve().as_uri(),
-        ],
-        capture_output=True,
-        timeout=120,
-        check=True,
-    )
+    _run(html_path, profile, "--no-pdf-header-footer", f"--print-to-pdf={pdf_path}")
     return pdf_path
 
 

@@ -24,24 +24,14 @@ from cardiolens.report.changes import (
 from cardiolens.report.dicom_sr import write_measurement_report
 from cardiolens.report.document import audit_reference, load_report, write_report
 from cardiolens.report.schema import validate_report
-from tests.report.fakes import calcium_json, report_dict, reversible_lad_nuclear, write_ct_series
+from tests.report.fakes import (
+    calcium_json,
+    report_dict,
+    reversible_lad_nuclear,
+    sr_numbers,
+    write_ct_series,
+)
 from tests.report.test_report_dicom import dciodvfy_errors
-
-
-def _sr_numbers(path: Path) -> dict[str, list[float]]:
-    values: dict[str, list[float]] = {}
-
-    def walk(items):
-        for item in items:
-            if item.ValueType == "NUM":
-                values.setdefault(item.ConceptNameCodeSequence[0].CodeMeaning, []).append(
-                    float(item.MeasuredValueSequence[0].NumericValue)
-                )
-            if "ContentSequence" in item:
-                walk(item.ContentSequence)
-
-    walk(pydicom.dcmread(path).ContentSequence)
-    return values
 
 
 @pytest.fixture()
@@ -62,7 +52,7 @@ def report_folder(tmp_path) -> Path:
 
 def test_segment_score_override_recomputes_report_html_and_new_sr(report_folder):
     original_sr = pydicom.dcmread(report_folder / "sr.dcm")
-    assert _sr_numbers(report_folder / "sr.dcm")["Summed stress score"] == [10.0]
+    assert sr_numbers(report_folder / "sr.dcm")["Summed stress score"] == [10.0]
     amended = amend_report(
         report_folder, user="Dr Reader", changes=[SegmentScore("stress", 7, 4)], text="Rescored."
     )
@@ -81,10 +71,10 @@ def test_segment_score_override_recomputes_report_html_and_new_sr(report_folder)
     ]
     new_sr = report_folder / entry["sr"]
     assert new_sr.name == "sr_v2.dcm" and (report_folder / "sr.dcm").is_file()
-    numbers = _sr_numbers(new_sr)
+    numbers = sr_numbers(new_sr)
     assert numbers["Summed stress score"] == [12.0]
     assert numbers["Summed difference score"] == [12.0]
-    assert _sr_numbers(report_folder / "sr.dcm")["Summed stress score"] == [10.0]  # kept
+    assert sr_numbers(report_folder / "sr.dcm")["Summed stress score"] == [10.0]  # kept
     sr = pydicom.dcmread(new_sr)
     assert sr.SOPInstanceUID != original_sr.SOPInstanceUID
     [predecessor] = sr.PredecessorDocumentsSequence
@@ -115,7 +105,7 @@ def test_lesion_exclusion_and_reassignment_recompute_agatston_and_cac_drs(report
     assert calcium["category"] == "1-99"
     assert calcium["cac_drs"] == {"category": 1, "vessels": 1, "label": "CAC-DRS A1/N1"}
     assert any("CAC-DRS A1/N1" in i for i in amended["narrative"]["impression"])
-    numbers = _sr_numbers(report_folder / "sr_v3.dcm")
+    numbers = sr_numbers(report_folder / "sr_v3.dcm")
     assert numbers["Agatston score"][0] == 30.0  # total first, then per artery
     assert sorted(numbers["Agatston score"][1:]) == [0.0, 0.0, 0.0, 30.0]
     assert "excluded" in (report_folder / "report.html").read_text()

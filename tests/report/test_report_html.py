@@ -20,11 +20,11 @@ from cardiolens.report.html_context import inputs_digest
 from cardiolens.report.narrative import build_narrative
 from cardiolens.report.polar_figures import phase_png, polar_map_png
 from tests.report.browser import (
-    dom_at_width,
+    dump_dom,
     pdf_image_widths_mm,
     pdf_page_count,
     print_pdf,
-    screenshot_at_width,
+    screenshot,
 )
 from tests.report.fakes import calcium_json, report_dict, reversible_lad_nuclear, risk_json
 
@@ -195,7 +195,7 @@ def test_every_figure_loads_and_is_legible_at_1280_px(written_page, tmp_path):
     assert set(load_figures(html_path.parent)) == set(figures)
     page = html_path.read_text()
     assert "http://" not in page and "https://" not in page.replace("https://cardiolens", "")
-    dom = dom_at_width(html_path, tmp_path / "profile", width=1280)
+    dom = dump_dom(html_path, tmp_path / "profile", width=1280)
     assert 'data-images-loaded="true"' in dom
     assert f'data-image-count="{len(figures)}"' in dom
     for name, png in figures.items():
@@ -203,7 +203,7 @@ def test_every_figure_loads_and_is_legible_at_1280_px(written_page, tmp_path):
         assert match, name
         assert int(match[1]) >= MIN_SCALE * _png_width(png), (name, match[1], _png_width(png))
     ARTEFACTS.mkdir(parents=True, exist_ok=True)
-    shot = screenshot_at_width(html_path, ARTEFACTS / "report_1280.png", tmp_path / "p2", 1280)
+    shot = screenshot(html_path, ARTEFACTS / "report_1280.png", tmp_path / "p2", width=1280)
     assert shot.stat().st_size > 50_000
 
 

@@ -22,6 +22,7 @@ from matplotlib.patches import Wedge  # noqa: E402
 __all__ = [
     "bullseye_png",
     "calcium_overlay_png",
+    "colour_bar",
     "paired_slices_png",
     "png_bytes",
     "volume_curves_png",
@@ -115,16 +116,22 @@ def bullseye_png(
         "LAT": (4.6, 0),
     }.items():
         axes.text(x, y, text, ha="center", va="center", fontsize=6)
+    colour_bar(figure, axes, norm, colormap, unit)
+    return png_bytes(figure)
+
+
+def colour_bar(figure: Figure, axes, norm, colormap, label: str, *, horizontal: bool = True):
+    """A colour bar of ``norm``/``colormap`` under (or beside) ``axes``, labelled ``label``."""
     colorbar = figure.colorbar(
         matplotlib.cm.ScalarMappable(norm=norm, cmap=colormap),
         ax=axes,
-        orientation="horizontal",
-        fraction=0.05,
-        pad=0.02,
+        orientation="horizontal" if horizontal else "vertical",
+        fraction=0.05 if horizontal else 0.015,
+        pad=0.02 if horizontal else 0.01,
     )
-    colorbar.set_label(unit, fontsize=7)
+    colorbar.set_label(label, fontsize=6)
     colorbar.ax.tick_params(labelsize=6)
-    return png_bytes(figure)
+    return colorbar
 
 
 def _integer_label(value: float) -> str:
@@ -177,14 +184,9 @@ def paired_slices_png(
             va="center",
             fontsize=7,
         )
-    colorbar = figure.colorbar(
-        matplotlib.cm.ScalarMappable(norm=matplotlib.colors.Normalize(0.0, vmax), cmap=colormap),
-        ax=axes,
-        fraction=0.015,
-        pad=0.01,
+    colour_bar(
+        figure, axes, matplotlib.colors.Normalize(0.0, vmax), colormap, unit, horizontal=False
     )
-    colorbar.set_label(unit, fontsize=6)
-    colorbar.ax.tick_params(labelsize=6)
     return png_bytes(figure)
 
 

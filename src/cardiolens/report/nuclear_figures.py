@@ -40,6 +40,13 @@ _LONG_AXIS_TITLES = {
 }
 
 
+#: Regional gated function maps: JSON key, figure name, title, colour-scale top, unit.
+_REGIONAL_FUNCTION = (
+    ("wall_motion_mm", "wall_motion", "wall motion (mm)", 12.0, "endocardial motion ED to ES, mm"),
+    ("thickening_pct", "thickening", "thickening (%)", 100.0, "systolic thickening, %"),
+)
+
+
 def _abnormal(state: PerfusionImageResult) -> np.ndarray:
     """Samples below the normal limit (TPD severity > 0)."""
     return np.asarray(state.deficit.severity) > 0
@@ -106,22 +113,15 @@ def _segment_figures(nuclear: dict[str, Any]) -> dict[str, bytes]:
                 state["segments"], title=f"{name.capitalize()} uptake (% of max)"
             )
         function = (state or {}).get("function") or {}
-        if function.get("wall_motion_mm") is not None:
-            figures[f"wall_motion_{name}"] = fig.bullseye_png(
-                function["wall_motion_mm"],
-                title=f"{name.capitalize()} wall motion (mm)",
-                vmin=0.0,
-                vmax=12.0,
-                unit="endocardial motion ED to ES, mm",
-            )
-        if function.get("thickening_pct") is not None:
-            figures[f"thickening_{name}"] = fig.bullseye_png(
-                function["thickening_pct"],
-                title=f"{name.capitalize()} thickening (%)",
-                vmin=0.0,
-                vmax=100.0,
-                unit="systolic thickening, %",
-            )
+        for key, kind, title, vmax, unit in _REGIONAL_FUNCTION:
+            if function.get(key) is not None:
+                figures[f"{kind}_{name}"] = fig.bullseye_png(
+                    function[key],
+                    title=f"{name.capitalize()} {title}",
+                    vmin=0.0,
+                    vmax=vmax,
+                    unit=unit,
+                )
     if nuclear.get("stress") and nuclear.get("rest"):
         difference = np.subtract(nuclear["rest"]["segments"], nuclear["stress"]["segments"])
         figures["bullseye_reversibility"] = fig.bullseye_png(

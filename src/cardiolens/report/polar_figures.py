@@ -26,7 +26,7 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 
-from cardiolens.report.figures import png_bytes  # noqa: E402
+from cardiolens.report.figures import colour_bar, png_bytes  # noqa: E402
 
 __all__ = ["display_radius", "extent_pct", "phase_png", "polar_map_png"]
 
@@ -146,15 +146,7 @@ def polar_map_png(
             )
     _grid(axes)
     axes.set_title(title, fontsize=8)
-    colorbar = figure.colorbar(
-        matplotlib.cm.ScalarMappable(norm=norm, cmap=colormap),
-        ax=axes,
-        orientation="horizontal",
-        fraction=0.05,
-        pad=0.02,
-    )
-    colorbar.set_label(unit, fontsize=6)
-    colorbar.ax.tick_params(labelsize=6)
+    colour_bar(figure, axes, norm, colormap, unit)
     if note:
         figure.text(0.5, 0.0, note, ha="center", va="top", fontsize=6)
     return png_bytes(figure)
@@ -185,15 +177,7 @@ def phase_png(
     polar_axes.pcolormesh(x, y, shown, cmap="jet", norm=norm, shading="gouraud")
     _grid(polar_axes)
     polar_axes.set_title(f"{title} phase map", fontsize=8)
-    colorbar = figure.colorbar(
-        matplotlib.cm.ScalarMappable(norm=norm, cmap="jet"),
-        ax=polar_axes,
-        orientation="horizontal",
-        fraction=0.05,
-        pad=0.02,
-    )
-    colorbar.set_label("phase (deg of R-R)", fontsize=6)
-    colorbar.ax.tick_params(labelsize=6)
+    colour_bar(figure, polar_axes, norm, plt.get_cmap("jet"), "phase (deg of R-R)")
     edges = np.arange(0.0, 366.0, 6.0)
     share, _ = np.histogram(
         np.mod(np.ravel(phase_deg), 360.0), bins=edges, weights=np.ravel(weight)
