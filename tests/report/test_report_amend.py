@@ -224,3 +224,15 @@ def test_lesion_artery_spec():
     assert parse_lesion_artery("3=lcx") == LesionArtery(3, "LCx")
     with pytest.raises(ParameterError, match="LM, LAD, LCx, RCA"):
         parse_lesion_artery("3=OM1")
+
+
+def test_a_report_written_before_the_rule_finds_its_log_in_its_folder(report_folder):
+    """Older reports stored the log relative to the working directory (demo_output/audit.sqlite)."""
+    data = load_report(report_folder)
+    data["provenance"]["audit"] = {"db": "demo_output/audit.sqlite"}
+    write_report(report_folder, data, {})
+    amend_report(report_folder, user="Dr A", text="Old report.")
+    assert [e.user for e in AuditLog(report_folder / "audit.sqlite").entries()] == [
+        "tester",
+        "Dr A",
+    ]
