@@ -258,3 +258,14 @@ def test_reversibility_bullseye_never_prints_minus_zero():
     from cardiolens.report.figures import _integer_label
 
     assert [_integer_label(v) for v in (-0.4, -0.0, 0.3, -0.6, 12.5)] == ["0", "0", "0", "-1", "12"]
+
+
+def test_stage_keys_of_the_nuclear_engineer_render_as_tables(tmp_path):
+    data = report_dict(nuclear=reversible_lad_nuclear())
+    data["nuclear"]["protocol"] = {"stress": {"agent": "regadenoson", "tracer": "Tc-99m"}}
+    data["nuclear"]["orientation"] = "short axis from the headers"
+    _, html_path = write_report(tmp_path, data, {})
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html_path.read_text()))
+    assert "Nuclear protocol stress: agent regadenoson stress: tracer Tc-99m" in text
+    assert "Orientation orientation short axis from the headers" in text
+    assert "not signed" in text

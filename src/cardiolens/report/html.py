@@ -359,6 +359,13 @@ def _risk_section(risk: Mapping[str, Any], figures: Mapping[str, bytes]) -> str:
     )
 
 
+def _status(physician: Mapping[str, Any]) -> str:
+    signoff = physician.get("signoff")
+    if not signoff:
+        return "<b>not signed</b>"
+    return f"<b>{_e(signoff['status'].upper())}</b> ({_e(signoff['reader'])}, {_e(signoff['time_utc'])})"
+
+
 def _physician_impression(physician: Mapping[str, Any]) -> str:
     text = physician.get("impression")
     return f"<h2>Physician impression</h2><p><b>{_e(text)}</b></p>" if text else ""
@@ -422,7 +429,7 @@ def render_html(report: Mapping[str, Any], figures: Mapping[str, bytes]) -> str:
         "<header><h1>cardiolens report</h1>"
         f'<div class="meta">Study {_e(study["study_uid"])} | patient {_e(study.get("patient_id", ""))} '
         f"| date {_e(study.get('study_date', ''))} | analyses: {_e(', '.join(study['analyses']) or 'none')} "
-        f"| report {_e(report['report_id'])}</div></header>",
+        f"| report {_e(report['report_id'])} | {_status(physician)}</div></header>",
         '<section class="impression">'
         + _physician_impression(physician)
         + f"<h2>{'Automated impression' if physician.get('impression') else 'Impression'}</h2>"

@@ -111,8 +111,9 @@ def _stage_keys(nuclear: Mapping[str, Any]) -> str:
     blocks = []
     for key, title in (("protocol", "Nuclear protocol"), ("orientation", "Orientation")):
         value = nuclear.get(key)
-        if isinstance(value, Mapping) and value:
-            blocks.append(f"<div><b>{title}</b>{key_values(_mapping_rows(value))}</div>")
+        rows = _mapping_rows(value) if isinstance(value, Mapping) else [(key, value)]
+        if value not in (None, "", {}):
+            blocks.append(f"<div><b>{title}</b>{key_values(rows)}</div>")
     return "".join(blocks)
 
 
