@@ -108,7 +108,10 @@ def test_lesion_exclusion_and_reassignment_recompute_agatston_and_cac_drs(report
     numbers = sr_numbers(report_folder / "sr_v3.dcm")
     assert numbers["Agatston score"][0] == 30.0  # total first, then per artery
     assert sorted(numbers["Agatston score"][1:]) == [0.0, 0.0, 0.0, 30.0]
-    assert "excluded" in (report_folder / "report.html").read_text()
+    page = (report_folder / "report.html").read_text()
+    assert "excluded by physician" in page
+    assert "amended: lesion 1 excluded; lesion 2 now LCx" in page
+    assert "LCx (automated: RCA)" in page
     with pytest.raises(ParameterError, match="already excluded"):
         amend_report(report_folder, user="Dr Reader", changes=[LesionExclusion(1)])
     with pytest.raises(ParameterError, match="lesions 1-2"):

@@ -266,6 +266,23 @@ def _mesa(calcium: Mapping[str, Any]) -> str:
     )
 
 
+def _overlay_note(calcium: Mapping[str, Any]) -> str:
+    """Lesions changed by an amendment: the overlay keeps the colours of the analysis."""
+    changed = [
+        f"lesion {i + 1} " + ("excluded" if lesion.get("excluded") else f"now {lesion['artery']}")
+        for i, lesion in enumerate(calcium["lesions"])
+        if lesion.get("excluded")
+        or ("artery_automated" in lesion and lesion["artery_automated"] != lesion["artery"])
+    ]
+    if not changed:
+        return ""
+    return (
+        '<p class="small">The image shows the arteries as analysed; amended: '
+        + _e("; ".join(changed))
+        + " (scores above are recomputed).</p>"
+    )
+
+
 def _calcium_section(calcium: Mapping[str, Any], figures: Mapping[str, bytes]) -> str:
     calibration = calcium.get("mass_calibration") or {}
     totals = _table(
@@ -332,6 +349,7 @@ def _calcium_section(calcium: Mapping[str, Any], figures: Mapping[str, bytes]) -
         f'<div class="grid"><div>{totals}{_mesa(calcium)}{per_artery}{eat_text}'
         f"{calibration_text}</div>"
         + _figures(figures, ["calcium_overlay"], "wide")
+        + _overlay_note(calcium)
         + f"<div>{lesions}</div></div></section>"
     )
 
