@@ -154,3 +154,17 @@ def test_phase_sd_and_bandwidth_against_the_normals_of_the_patients_sex():
     del data["study"]["patient"]
     text = " ".join(build_narrative(data).findings)
     assert "male: SD <= 24.4, bandwidth <= 62; female: SD <= 22.2, bandwidth <= 50" in text
+
+
+def test_mesa_percentile_of_the_calcium_stage_is_quoted():
+    calcium = calcium_json()
+    calcium["mesa"] = {
+        "percentile": 88.4,
+        "age_years": 67,
+        "sex": "female",
+        "race_ethnicity": "white",
+        "reference": "McClelland 2006",
+    }
+    text = " ".join(build_narrative(report_dict(calcium=calcium)).findings)
+    assert "MESA percentile 88 (age 67, female, white)." in text
+    assert "MESA" not in " ".join(build_narrative(report_dict(calcium=calcium_json())).findings)

@@ -19,6 +19,7 @@ from cardiolens.report.html_parts import bullet_list as _list
 from cardiolens.report.html_parts import e as _e
 from cardiolens.report.html_parts import number as _number
 from cardiolens.report.html_parts import table as _table
+from cardiolens.report.narrative import mesa_population
 
 __all__ = ["FIGURE_TITLES", "render_html", "write_html"]
 
@@ -251,9 +252,7 @@ def _mesa(calcium: Mapping[str, Any]) -> str:
     mesa = calcium.get("mesa")
     if not mesa or mesa.get("percentile") is None:
         return ""
-    who = ", ".join(
-        str(mesa[k]) for k in ("age_years", "sex", "race_ethnicity") if mesa.get(k) is not None
-    )
+    who = mesa_population(mesa)
     return (
         f"<p><b>MESA percentile: {_number(float(mesa['percentile']), 0)}</b>"
         + (f" (for {_e(who)})" if who else "")

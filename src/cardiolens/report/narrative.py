@@ -48,6 +48,7 @@ __all__ = [
     "NarrativeThresholds",
     "build_narrative",
     "cac_drs",
+    "mesa_population",
 ]
 
 REFERENCES: tuple[str, ...] = (
@@ -398,6 +399,13 @@ def _nuclear_narrative(
     return findings, [impression] + [summary for _, summary in function if summary]
 
 
+def mesa_population(mesa: Mapping[str, Any]) -> str:
+    """The reference group of a MESA percentile: ``"age 67, female, white"``."""
+    parts = [f"age {mesa['age_years']}"] if mesa.get("age_years") is not None else []
+    parts += [str(mesa[k]) for k in ("sex", "race_ethnicity") if mesa.get(k) is not None]
+    return ", ".join(parts)
+
+
 def _calcium_narrative(calcium: Mapping[str, Any], phantom: bool) -> tuple[list[str], list[str]]:
     agatston = float(calcium["agatston"])
     volume = float(calcium["volume_mm3"])
@@ -423,6 +431,12 @@ def _calcium_narrative(calcium: Mapping[str, Any], phantom: bool) -> tuple[list[
     if per_artery:
         finding += "; by artery " + ", ".join(
             f"{name} {_fmt(float(v['agatston']))}" for name, v in per_artery.items()
+        )
+    mesa = calcium.get("mesa") or {}
+    if mesa.get("percentile") is not None:
+        who = mesa_population(mesa)
+        finding += f"; MESA percentile {float(mesa['percentile']):.0f}" + (
+            f" ({who})" if who else ""
         )
     finding += "."
     eat = calcium.get("eat")
