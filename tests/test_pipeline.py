@@ -126,6 +126,40 @@ def test_amendment_keeps_the_original_and_is_audited(mixed_folder_report, capsys
     assert "rejected automated segmentation" in page and "Agree." in page
 
 
+def test_real_study_segment_override_recomputes_and_supersedes_the_sr(
+    physionet_dicom_dir, tmp_path
+):
+    """On a real PhysioNet study: a rest segment rescored, SRS and a new SR recomputed from
+    the old SR alone (the study folder is gone), in a report folder moved elsewhere."""
+    from cardiolens.report.changes import SegmentScore
+    from tests.report.fakes import sr_numbers
+
+    source = tmp_path / "study"
+    source.mkdir()
+    shutil.copy(_physionet_files(physionet_dicom_dir)[0], source)
+    report = analyze_study(source, tmp_path / "out", progress=False)
+    shutil.rmtree(source)
+    moved = tmp_path / "moved"
+    shutil.move(report.out_dir, moved)
+    rest = report.data["nuclear"]["rest"]
+    segment = int(np.argmin(rest["segment_scores"])) + 1
+    before = rest["segment_scores"][segment - 1]
+    new_score = 4 if before < 4 else 0
+    amended = amend_report(
+        moved, user="dr.reader", changes=[SegmentScore("rest", segment, new_score)]
+    )
+    expected = rest["summed_score"] - before + new_score
+    assert amended["nuclear"]["rest"]["summed_score"] == expected
+    assert any(f"SRS {expected} " in f for f in amended["narrative"]["findings"])
+    new_sr = moved / amended["physician"]["amendments"][0]["sr"]
+    assert sr_numbers(new_sr)["Summed rest score"] == [float(expected)]
+    assert sr_numbers(moved / "sr.dcm")["Summed rest score"] == [float(rest["summed_score"])]
+    sr = hd.sr.srread(new_sr)
+    assert sr.StudyInstanceUID == report.data["study"]["study_uid"]
+    assert dciodvfy_errors(new_sr) == []
+    assert [e.action for e in AuditLog(moved / "audit.sqlite").entries()] == ["analyze", "amend"]
+
+
 @pytest.mark.parametrize("index", range(4))
 def test_each_physionet_rest_study(physionet_dicom_dir, tmp_path, index):
     source = _physionet_files(physionet_dicom_dir)[index]
@@ -136,6 +170,10 @@ def test_each_physionet_rest_study(physionet_dicom_dir, tmp_path, index):
     assert any(f.startswith("Rest perfusion") for f in report.data["narrative"]["findings"])
     assert any("Stress images are absent" in f for f in report.data["narrative"]["findings"])
     assert report.html_path.is_file() and verify(report.audit_db).ok
+    figures = {path.stem for path in (report.out_dir / "figures").glob("*.png")}
+    assert {"polar_rest", "extent_rest", "bullseye_rest", "slices"} <= figures
+    assert report.data["nuclear"]["extent_pct"]["rest"] >= 0.0
+    assert report.data["study"]["acquisitions"][0]["modality"] == "NM"
     [normals] = [m for m in report.data["provenance"]["models"] if "normal" in m["name"]]
     assert len(normals["sha256"]) == 64
 

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -33,16 +33,12 @@ from cardiolens.core.study import Series, SeriesRole, Study
 from cardiolens.core.volume import Volume
 from cardiolens.report import figures as fig
 from cardiolens.report.dicom_seg import SegmentMask
-from cardiolens.report.document import (
-    REPORT_JSON,
-    SCHEMA_VERSION,
-    Report,
-    add_amendment,
-    load_figures,
-    load_report,
-    write_report,
-)
+from cardiolens.report.document import SCHEMA_VERSION, Report, audit_reference, write_report
 from cardiolens.report.narrative import build_narrative
+
+if TYPE_CHECKING:
+    from cardiolens.report.amendments import FolderUpdate
+    from cardiolens.report.changes import Change
 
 __all__ = [
     "AUDIT_DB_NAME",
@@ -53,6 +49,7 @@ __all__ = [
     "analyze_study",
     "imaging_features",
     "register_stage",
+    "sign_report",
 ]
 
 logger = logging.getLogger(__name__)
@@ -192,65 +189,6 @@ def _perfusion_series(
     return (gated or summed)[0], []
 
 
-def _nuclear_figures(nuclear: Mapping[str, Any], result: Any, outputs: _Outputs) -> None:
-    """Bull's-eyes from the 17 segment values, oblique slices with contours, volume curves."""
-    for name in ("stress", "rest"):
-        state = nuclear.get(name)
-        if state is not None:
-            outputs.figures[f"bullseye_{name}"] = fig.bullseye_png(
-                state["segments"], title=f"{name.capitalize()} uptake (% of max)"
-            )
-    if nuclear.get("stress") and nuclear.get("rest"):
-        difference = np.subtract(nuclear["rest"]["segments"], nuclear["stress"]["segments"])
-        outputs.figures["bullseye_reversibility"] = fig.bullseye_png(
-            difference,
-            title="Reversibility (rest - stress)",
-            vmin=-30,
-            vmax=30,
-            cmap="RdBu_r",
-            unit="percentage points",
-        )
-    for name in ("stress", "rest"):
-        state_result = getattr(result, name)
-        if state_result is None:
-            continue
-        outputs.figures[f"slices_{name}"] = fig.slice_panels_png(
-            _cardiac_views(state_result), suptitle=f"{name.capitalize()}", cmap="hot"
-        )
-        function = state_result.function
-        if function is not None and len(function.cavity_volume_ml) > 1:
-            outputs.figures[f"volume_curve_{name}"] = fig.volume_curve_png(
-                function.cavity_volume_ml, title=f"{name.capitalize()} LV volume curve"
-            )
-
-
-def _cardiac_views(state: Any) -> list[tuple[str, np.ndarray, np.ndarray]]:
-    """Apical, mid and basal short-axis slices and the mid long-axis slices with contours.
-
-    The image and the myocardium mask are resliced along the LV axes the nuclear
-    stage found (:func:`cardiolens.nuclear.reorient.reslice`).
-    """
-    from cardiolens.nuclear.reorient import View, reslice
-
-    mask = state.myocardium_mask()
-    mask = mask.with_array(mask.array.astype(np.float32))
-    panels = []
-    for view in (View.SHORT_AXIS, View.VERTICAL_LONG_AXIS, View.HORIZONTAL_LONG_AXIS):
-        image = reslice(state.volume, state.axes, view).array
-        contour = reslice(mask, state.axes, view).array > 0.5
-        present = np.flatnonzero(contour.reshape(contour.shape[0], -1).any(axis=1))
-        if present.size == 0:
-            continue
-        if view == View.SHORT_AXIS:
-            picks = np.quantile(present, [0.2, 0.5, 0.8]).round().astype(int)
-            labels = ("SA apical", "SA mid", "SA basal")
-        else:
-            picks = [int(np.median(present))]
-            labels = ("VLA" if view == View.VERTICAL_LONG_AXIS else "HLA",)
-        panels += [(label, image[k], contour[k]) for label, k in zip(labels, picks, strict=True)]
-    return panels
-
-
 def _default_normals_path() -> Path:
     """The normal database file shipped with cardiolens (used when none is given)."""
     from importlib.resources import files
@@ -304,6 +242,13 @@ def _run_nuclear(
     )
     nuclear.setdefault("stress", None)
     nuclear.setdefault("rest", None)
+    nuclear.setdefault(
+        "normal_database",
+        {
+            **{k: database[k] for k in ("sex", "camera", "tracer", "protocol", "n_studies")},
+            "source": (database.get("provenance") or {}).get("source"),
+        },
+    )
     for name in ("stress", "rest"):
         state = nuclear[name]
         if state is not None:
@@ -336,7 +281,10 @@ def _run_nuclear(
         mask = state_result.myocardium_mask()
         if np.any(mask.array):
             outputs.masks.append(SegmentMask(f"LV myocardium ({name})", "myocardium", mask, source))
-    _nuclear_figures(nuclear, result, outputs)
+    from cardiolens.report.nuclear_figures import nuclear_figures, perfusion_extents
+
+    nuclear["extent_pct"] = perfusion_extents(result)
+    outputs.figures.update(nuclear_figures(result, nuclear))
     return nuclear
 
 
@@ -595,6 +543,38 @@ def _write_dicom_outputs(
     return sr_path, seg_paths
 
 
+def _gates(nuclear: Mapping[str, Any] | None, key: str) -> int | None:
+    """Number of gates of a state's gated function (None when not gated)."""
+    function = ((nuclear or {}).get(key) or {}).get("function") or {}
+    return len(function.get("cavity_volume_ml") or []) or None
+
+
+def _context(outputs: _Outputs, clinical: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Patient and acquisition context (:mod:`cardiolens.report.context`) of the analysed
+    series; flags a simulated or mismatched normal database."""
+    from cardiolens.report.context import (
+        acquisition_context,
+        normal_database_flags,
+        patient_context,
+        read_header,
+    )
+
+    headers = {key: read_header(series) for key, series in outputs.sources.items()}
+    context = {
+        "patient": patient_context([h for h in headers.values() if h is not None], clinical),
+        "acquisitions": [
+            acquisition_context(key, series, headers[key], _gates(outputs.sections.get("nuclear"), key))
+            for key, series in outputs.sources.items()
+        ],
+    }
+    database = (outputs.sections.get("nuclear") or {}).get("normal_database")
+    if database:
+        outputs.flags += normal_database_flags(
+            database, context["patient"]["values"], context["acquisitions"]
+        )
+    return context
+
+
 def _load_patient_studies(
     source: Path, role_overrides: Mapping[str, str] | None, outputs: _Outputs
 ) -> Study:
@@ -760,9 +740,10 @@ def analyze_study(
                 "started_utc": started.isoformat(timespec="seconds"),
                 "run_time_s": 0.0,
                 "stage_times_s": outputs.stage_times_s,
-                "audit": {"db": str(audit_path)},
+                "audit": {"db": audit_reference(out, audit_path)},
             },
         }
+        data["study"].update(_context(outputs, clinical))
         sr_path, seg_paths = _write_dicom_outputs(out, data, outputs)
         data["quality_flags"] = outputs.flags
         data["narrative"] = build_narrative(data).to_json()
@@ -840,36 +821,81 @@ def _progress(
 def amend_report(
     out_dir: str | Path,
     *,
-    text: str,
     user: str,
+    text: str = "",
+    changes: Sequence[Change] = (),
     overrides: Sequence[str] = (),
+    addendum: bool = False,
     audit_db: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Record a physician's amendment in ``report.json``, ``report.html`` and the audit log.
+    """Amend a report folder and record it in the audit log (action ``amend`` or ``addendum``).
 
-    The automated findings are kept; the amendment is appended with its time and
-    user. The audit entry (action ``amend``) records the overrides and the new
-    hashes of the report files.
+    Parameters
+    ----------
+    out_dir
+        The report folder (``analyze --out``), wherever it has been moved or copied.
+    user
+        The physician making the change.
+    text
+        Free text for the report.
+    changes
+        Typed changes (:mod:`cardiolens.report.changes`: ``SegmentScore``,
+        ``LesionExclusion``, ``LesionArtery``, ``Impression``); the scores that
+        depend on them (SSS/SRS/SDS, Agatston per artery, CAC-DRS) and the narrative
+        are recomputed, ``report.json``/``report.html`` rewritten and a new SR
+        written that supersedes the previous one (kept).
+    overrides
+        Untyped remarks (e.g. "rejected automated segmentation"), recorded only.
+    addendum
+        True for a change to a report signed final (then required).
+    audit_db
+        Audit log; default the report's own (resolved against the report folder).
+
+    Returns
+    -------
+    dict
+        The amended report (as in ``report.json``).
     """
-    out = Path(out_dir)
-    data = load_report(out)
-    amended = add_amendment(data, text=text, user=user, overrides=overrides)
-    previous_hash = sha256_file(out / REPORT_JSON)
-    json_path, html_path = write_report(out, amended, load_figures(out))
-    db = (
-        Path(audit_db)
-        if audit_db is not None
-        else Path((data["provenance"].get("audit") or {}).get("db") or out / "audit.sqlite")
+    from cardiolens.report.amendments import amend_folder
+
+    update = amend_folder(
+        out_dir, user=user, text=text, changes=changes, remarks=overrides, addendum=addendum
     )
+    _append_audit(update, audit_db)
+    return update.data
+
+
+def sign_report(
+    out_dir: str | Path,
+    *,
+    reader: str,
+    status: str,
+    organization: str | None = None,
+    audit_db: str | Path | None = None,
+) -> dict[str, Any]:
+    """Sign a report folder (reader, time, ``preliminary`` or ``final``) and audit it.
+
+    A final report is locked (``report.signed.json`` keeps it); later changes go
+    through :func:`amend_report` with ``addendum=True``. Returns the signed report.
+    """
+    from cardiolens.report.amendments import sign_folder
+
+    update = sign_folder(out_dir, reader=reader, status=status, organization=organization)
+    _append_audit(update, audit_db)
+    return update.data
+
+
+def _append_audit(update: FolderUpdate, audit_db: str | Path | None) -> None:
+    db = Path(audit_db) if audit_db is not None else update.audit_db
     if not db.parent.is_dir():
         raise InputError("the audit log's folder does not exist; pass --audit-db", path=db)
+    record = update.audit
     AuditLog(db).append(
-        "amend",
-        user=user,
+        record.action,
+        user=record.user,
         software_version=__version__,
-        input_hashes={REPORT_JSON: previous_hash},
-        output_hashes={p.name: sha256_file(p) for p in (json_path, html_path)},
-        overrides=list(overrides),
-        details={"report_id": data["report_id"], "text": text, "out_dir": str(out)},
+        input_hashes=record.input_hashes,
+        output_hashes=record.output_hashes,
+        overrides=record.overrides,
+        details=record.details,
     )
-    return amended

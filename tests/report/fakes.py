@@ -229,3 +229,20 @@ def lesion_mask(series: Series) -> Volume:
 
 def read_back(path: Path) -> pydicom.Dataset:
     return pydicom.dcmread(path)
+
+
+def sr_numbers(path: Path) -> dict[str, list[float]]:
+    """``{concept meaning: [values]}`` of every NUM item of a DICOM SR, in document order."""
+    values: dict[str, list[float]] = {}
+
+    def walk(items):
+        for item in items:
+            if item.ValueType == "NUM":
+                values.setdefault(item.ConceptNameCodeSequence[0].CodeMeaning, []).append(
+                    float(item.MeasuredValueSequence[0].NumericValue)
+                )
+            if "ContentSequence" in item:
+                walk(item.ContentSequence)
+
+    walk(pydicom.dcmread(path).ContentSequence)
+    return values

@@ -17,6 +17,7 @@ from tests.report.fakes import (
     lesion_mask,
     report_dict,
     reversible_lad_nuclear,
+    sr_numbers,
     write_ct_series,
 )
 
@@ -53,24 +54,13 @@ def test_sr_holds_the_key_measurements_and_validates(tmp_path, ct_series):
         dataset.Modality == "SR"
         and dataset.StudyInstanceUID == pydicom.dcmread(ct_series.files[0]).StudyInstanceUID
     )
-    values = {}
-
-    def walk(items):
-        for item in items:
-            if item.ValueType == "NUM":
-                values.setdefault(item.ConceptNameCodeSequence[0].CodeMeaning, []).append(
-                    float(item.MeasuredValueSequence[0].NumericValue)
-                )
-            if "ContentSequence" in item:
-                walk(item.ContentSequence)
-
-    walk(dataset.ContentSequence)
+    values = sr_numbers(path)
     assert values["Left Ventricular Ejection Fraction"] == [52.0, 58.0]
     assert values["Summed stress score"] == [10.0]
     assert values["Summed difference score"] == [10.0]
     assert values["Total perfusion deficit"] == [14.0, 1.0]
-    assert values["Agatston score"] == [180.0]
-    assert values["Calcium Mass"] == [30.0]
+    assert values["Agatston score"] == [180.0, 0.0, 150.0, 0.0, 30.0]  # total, LM, LAD, LCx, RCA
+    assert values["Calcium Mass"] == [30.0, 0.0, 25.0, 0.0, 5.0]
     assert groups is None or groups
     assert dciodvfy_errors(path) == []
 

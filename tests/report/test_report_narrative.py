@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cardiolens.report.narrative import NarrativeThresholds, build_narrative, cac_drs
+from cardiolens.report.narrative import SCORE_WORDS, NarrativeThresholds, build_narrative, cac_drs
 from tests.report.fakes import (
     calcium_json,
     perfusion_state,
@@ -20,7 +20,11 @@ def test_reversible_lad_defect_reads_as_abnormal_with_severe_ischemia():
     text = " ".join(narrative.findings)
     # SSS 10 -> moderately abnormal; TPD 14% -> medium-sized; worst score 2 -> moderately reduced.
     assert "SSS 10 (14.7% of myocardium, moderately abnormal)" in text
-    assert "medium-sized defect of moderately reduced uptake in the LAD territory" in text
+    assert (
+        "medium-sized defect, worst segment score 2 (moderately reduced uptake), in the LAD "
+        "territory (mid anterior score 2, 70%; mid anteroseptal score 2, 70%; apical anterior "
+        "score 2, 70%; apical septal score 2, 70%)" in text
+    )
     assert "SDS 10 (14.7% of myocardium ischemic), ischemic TPD 13.0%" in text
     assert "reversible, consistent with severe (>= 10% of myocardium) ischemia" in text
     assert "LVEF 52% (normal LV systolic function)" in text
@@ -89,3 +93,78 @@ def test_thresholds_are_configurable():
     strict = NarrativeThresholds(lvef_normal_pct=55.0)
     narrative = build_narrative(report_dict(nuclear=nuclear), strict)
     assert any("LVEF 52% (mildly reduced" in f for f in narrative.findings)
+
+
+# ASNC imaging guidelines (Dorbala 2018): the uptake word of each segment score.
+_ASNC = {
+    0: "normal",
+    1: "mildly reduced",
+    2: "moderately reduced",
+    3: "severely reduced",
+    4: "absent uptake",
+}
+
+
+@pytest.mark.parametrize("score", range(5))
+def test_uptake_words_follow_the_score_for_every_score(score):
+    assert SCORE_WORDS[score].startswith(_ASNC[score].replace(" uptake", ""))
+    # four anterior-wall segments at this score, the uptake 15 points lower per score step
+    state = perfusion_state({1: score, 7: score, 13: score, 2: score}, tpd_pct=4.0 * score)
+    rest = perfusion_state({}, tpd_pct=0.0)
+    text = " ".join(
+        build_narrative(
+            report_dict(
+                nuclear={
+                    "stress": state,
+                    "rest": rest,
+                    "sds": 4 * score,
+                    "ischemic_tpd_pct": 4.0 * score,
+                    "tid": 1.0,
+                }
+            )
+        ).findings
+    )
+    [stress] = [f for f in text.split(". ") if f.startswith("Stress perfusion")]
+    if score == 0:
+        assert stress.startswith("Stress perfusion is normal")
+    else:
+        assert SCORE_WORDS[score] in stress
+    others = [w for s, w in SCORE_WORDS.items() if s not in (0, score)]
+    assert not any(word in stress for word in others), stress
+    if score >= 2:  # each defect segment quoted with its score and uptake
+        assert f"apical anterior score {score}, {100 - 15 * score}%" in stress
+
+
+def test_phase_sd_and_bandwidth_against_the_normals_of_the_patients_sex():
+    nuclear = reversible_lad_nuclear()
+    nuclear["stress"]["function"].update(phase_sd_deg=20.0, phase_bandwidth_deg=45.0)
+    data = report_dict(nuclear=nuclear)
+    # Chen 2005: women SD 11.8 + 2 x 5.2 = 22.2, bandwidth 30.6 + 2 x 9.6 = 49.8 (-> 50)
+    data["study"]["patient"] = {"values": {"sex": "female"}, "sources": {"sex": "DICOM"}}
+    text = " ".join(build_narrative(data).findings)
+    assert "Phase analysis (stress): SD 20.0 deg, bandwidth 45 deg: normal" in text
+    assert "SD <= 22.2, bandwidth <= 50 deg" in text
+    nuclear["stress"]["function"]["phase_bandwidth_deg"] = 55.0
+    text = " ".join(build_narrative(data).findings)
+    assert "bandwidth 55 deg: above the normal range (LV mechanical dyssynchrony)" in text
+    # men: 14.2 + 10.2 = 24.4 and 38.7 + 23.6 = 62.3: the same values are normal
+    data["study"]["patient"]["values"]["sex"] = "male"
+    text = " ".join(build_narrative(data).findings)
+    assert "bandwidth 55 deg: normal (normal for male patients" in text
+    del data["study"]["patient"]
+    text = " ".join(build_narrative(data).findings)
+    assert "male: SD <= 24.4, bandwidth <= 62; female: SD <= 22.2, bandwidth <= 50" in text
+
+
+def test_mesa_percentile_of_the_calcium_stage_is_quoted():
+    calcium = calcium_json()
+    calcium["mesa"] = {
+        "percentile": 88.4,
+        "age_years": 67,
+        "sex": "female",
+        "race_ethnicity": "white",
+        "reference": "McClelland 2006",
+    }
+    text = " ".join(build_narrative(report_dict(calcium=calcium)).findings)
+    assert "MESA percentile 88 (age 67, female, white)." in text
+    assert "MESA" not in " ".join(build_narrative(report_dict(calcium=calcium_json())).findings)

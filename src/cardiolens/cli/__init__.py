@@ -5,21 +5,38 @@ function; they are discovered here so that stages add commands without editing
 a central list. Modules import heavy libraries inside their commands so that
 ``cardiolens --version`` stays fast.
 
-Deliberate errors (:class:`~cardiolens.core.errors.CardiolensError`) become one
-line on stderr naming the file and the problem, with exit code 2.
+Deliberate errors (:class:`~cardiolens.core.errors.CardiolensError`) and usage
+errors become one line on stderr naming the file or option and the problem, with
+exit code 2. ``-h`` is accepted as ``--help``; help tables keep their full width
+when the output is not a terminal.
 """
 
 from __future__ import annotations
 
 import importlib
 import logging
+import os
 import pkgutil
 import sys
 
 import typer
+from typer import rich_utils
+from typer._click import exceptions as usage  # the click typer 0.29 vendors
 
 from cardiolens import __version__
 from cardiolens.core.errors import CardiolensError
+
+#: Width of the help tables when not writing to a terminal (pipes, logs, CI), where
+#: rich would otherwise cut them at 80 columns; a terminal's own width is used as is
+#: (``COLUMNS`` or ``TERMINAL_WIDTH`` override both).
+HELP_WIDTH_NOT_A_TERMINAL = 160
+
+
+def _help_width() -> int | None:
+    if os.environ.get("TERMINAL_WIDTH") or os.environ.get("COLUMNS") or sys.stdout.isatty():
+        return int(os.environ["TERMINAL_WIDTH"]) if os.environ.get("TERMINAL_WIDTH") else None
+    return HELP_WIDTH_NOT_A_TERMINAL
+
 
 app = typer.Typer(
     name="cardiolens",
@@ -27,6 +44,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 
@@ -55,9 +73,29 @@ for _module in sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.na
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point; turns CardiolensError into a one-line message and exit code 2."""
+    """Console entry point; errors become one line on stderr and exit code 2.
+
+    A :class:`CardiolensError` and a usage error (unknown option, missing argument,
+    bad value) are printed alike: ``cardiolens: error: <problem>``, the latter with
+    the command whose ``--help`` explains it.
+    """
+    rich_utils.MAX_WIDTH = _help_width()
     try:
-        app(args=argv)
+        code = app(args=argv, standalone_mode=False, prog_name="cardiolens")
+    except usage.NoArgsIsHelpError as error:
+        typer.echo(error.ctx.get_help() if error.ctx else str(error))
+        code = 0
+    except usage.UsageError as error:
+        command = error.ctx.command_path if error.ctx else "cardiolens"
+        typer.echo(
+            f"cardiolens: error: {error.format_message().rstrip('.')} (see '{command} --help')",
+            err=True,
+        )
+        code = 2
     except CardiolensError as error:
         typer.echo(f"cardiolens: error: {error}", err=True)
-        sys.exit(2)
+        code = 2
+    except typer.Abort:
+        typer.echo("cardiolens: aborted", err=True)
+        code = 1
+    sys.exit(code if isinstance(code, int) else 0)

@@ -58,7 +58,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -124,12 +124,19 @@ class PhaseAnalysis:
         Shannon entropy of the 1-degree phase histogram, % of its maximum log(360).
     peak_phase_deg
         Most frequent phase, degrees.
+    phase_deg
+        Phase of each sample, degrees, shape of the input samples (for the phase
+        polar map and histogram).
+    weight
+        Area weight of each sample (sums to 1), same shape.
     """
 
     phase_sd_deg: float
     bandwidth_deg: float
     entropy_pct: float
     peak_phase_deg: float
+    phase_deg: np.ndarray | None = field(default=None, compare=False, repr=False)
+    weight: np.ndarray | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -250,7 +257,12 @@ def phase_analysis(counts_by_gate: np.ndarray, weight: np.ndarray) -> PhaseAnaly
     p = hist[hist > 0]
     entropy = float(-np.sum(p * np.log(p)) / np.log(360.0) * 100.0)
     return PhaseAnalysis(
-        phase_sd_deg=sd, bandwidth_deg=float(hi - lo), entropy_pct=entropy, peak_phase_deg=peak
+        phase_sd_deg=sd,
+        bandwidth_deg=float(hi - lo),
+        entropy_pct=entropy,
+        peak_phase_deg=peak,
+        phase_deg=phase.reshape(curves.shape[1:]),
+        weight=w.reshape(curves.shape[1:]),
     )
 
 

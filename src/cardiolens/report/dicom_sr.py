@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +28,11 @@ from cardiolens.core.errors import CardiolensError, DicomError
 from cardiolens.core.study import Series
 
 __all__ = [
-    "save_built",
     "LOCAL_SCHEME",
     "build_measurement_report",
+    "save_built",
     "source_datasets",
+    "supersede_measurement_report",
     "write_measurement_report",
 ]
 
@@ -101,7 +102,9 @@ def _group(
         tracking_identifier=hd.sr.TrackingIdentifier(uid=hd.UID(), identifier=label),
         measurements=measurements,
         finding_sites=None if finding_site is None else [hd.sr.FindingSite(finding_site)],
-        source_images=[hd.sr.SourceImageForMeasurementGroup.from_source_image(source)],
+        source_images=[
+            hd.sr.SourceImageForMeasurementGroup(source.SOPClassUID, source.SOPInstanceUID)
+        ],
     )
 
 
@@ -131,6 +134,9 @@ def _groups(
     if calcium and "calcium" in sources:
         totals = {k: calcium[k] for k in ("agatston", "volume_mm3", "mass_mg")}
         groups.append(_group("coronary calcium (total)", totals, sources["calcium"], None))
+        for artery, scores in (calcium.get("per_artery") or {}).items():
+            values = {k: scores[k] for k in ("agatston", "volume_mm3", "mass_mg")}
+            groups.append(_group(f"coronary calcium ({artery})", values, sources["calcium"], None))
     return [g for g in groups if g is not None]
 
 
@@ -147,7 +153,21 @@ def build_measurement_report(
         ``{"stress" | "rest" | "calcium": Series}``: the DICOM series each group
         was measured on.
     """
-    headers = {key: source_datasets(series) for key, series in sources.items()}
+    return _document(report, {key: source_datasets(s) for key, s in sources.items()})
+
+
+def _document(
+    report: Mapping[str, Any],
+    headers: Mapping[str, Sequence[Dataset]],
+    previous: Dataset | None = None,
+) -> hd.sr.Comprehensive3DSR:
+    """The SR of ``report`` over source ``headers`` ({key: datasets, the measured one first}).
+
+    ``previous``, an earlier SR of the same report, is listed in the Predecessor
+    Documents Sequence (PS3.3 C.17.2). A report signed final gives a FINAL
+    document; VERIFIED with the reader as verifying observer when the sign-off
+    names the organisation (PS3.3 C.17.2, Verifying Observer Sequence).
+    """
     first = {key: datasets[0] for key, datasets in headers.items()}
     groups = _groups(report, first)
     if not groups:
@@ -173,19 +193,25 @@ def build_measurement_report(
     )
     evidence = [ds for datasets in headers.values() for ds in datasets]
     primary = next(iter(first.values()))
+    signoff = (report.get("physician") or {}).get("signoff") or {}
+    final = signoff.get("status") == "final"
+    organization = signoff.get("organization") if final else None
     document = hd.sr.Comprehensive3DSR(
         evidence=evidence,
         content=content[0],
         series_number=9001,
-        series_instance_uid=hd.UID(),
+        series_instance_uid=hd.UID() if previous is None else previous.SeriesInstanceUID,
         sop_instance_uid=hd.UID(),
-        instance_number=1,
+        instance_number=1 if previous is None else int(previous.InstanceNumber) + 1,
         manufacturer="cardiolens",
         series_description="cardiolens measurement report",
         institution_name=primary.get("InstitutionName"),
         is_complete=True,
-        is_final=False,
-        is_verified=False,
+        is_final=final,
+        is_verified=bool(organization),
+        verifying_observer_name=_person_name(signoff["reader"]) if organization else None,
+        verifying_organization=organization,
+        previous_versions=None if previous is None else [previous],
         software_versions=__version__,
     )
     scheme = Dataset()
@@ -194,6 +220,116 @@ def build_measurement_report(
     scheme.CodingSchemeResponsibleOrganization = "cardiolens project"
     document.CodingSchemeIdentificationSequence = [scheme]
     return document
+
+
+def _person_name(name: str) -> str:
+    """A reader's name as a DICOM person name: ``"Jane Doe"`` -> ``"Doe^Jane"``."""
+    if "^" in name:
+        return name
+    parts = name.split()
+    return "^".join([parts[-1], " ".join(parts[:-1])]) if len(parts) > 1 else f"{name}^"
+
+
+#: Tracking identifier of a measurement group -> the source key its image belongs to.
+_GROUP_SOURCE = {
+    "stress perfusion and function": "stress",
+    "rest perfusion and function": "rest",
+    "stress-rest comparison": "stress",
+    "coronary calcium (total)": "calcium",
+}
+_PATIENT_STUDY = (
+    "PatientName",
+    "PatientID",
+    "PatientBirthDate",
+    "PatientSex",
+    "SpecificCharacterSet",
+)
+_STUDY = ("StudyID", "StudyDate", "StudyTime", "AccessionNumber", "ReferringPhysicianName")
+
+
+def _evidence_headers(previous: Dataset) -> dict[str, Dataset]:
+    """Minimal headers of the instances an SR lists as evidence, by SOP Instance UID.
+
+    Each holds the patient module of the SR, its study (the study attributes copied
+    when it is the SR's study) and the series and SOP identifiers: what the SR
+    needs to reference the instance again.
+    """
+    headers = {}
+    for sequence in ("CurrentRequestedProcedureEvidenceSequence", "PertinentOtherEvidenceSequence"):
+        for study in previous.get(sequence, []):
+            for series in study.ReferencedSeriesSequence:
+                for instance in series.ReferencedSOPSequence:
+                    ds = Dataset()
+                    for keyword in _PATIENT_STUDY:
+                        if keyword in previous:
+                            setattr(ds, keyword, previous.data_element(keyword).value)
+                    same = study.StudyInstanceUID == previous.StudyInstanceUID
+                    for keyword in _STUDY:
+                        setattr(ds, keyword, previous.get(keyword, "") if same else "")
+                    ds.StudyInstanceUID = study.StudyInstanceUID
+                    ds.SeriesInstanceUID = series.SeriesInstanceUID
+                    ds.SOPClassUID = instance.ReferencedSOPClassUID
+                    ds.SOPInstanceUID = instance.ReferencedSOPInstanceUID
+                    if same and "InstitutionName" in previous:
+                        ds.InstitutionName = previous.InstitutionName
+                    headers[str(ds.SOPInstanceUID)] = ds
+    return headers
+
+
+def _measured_sources(previous: Dataset) -> dict[str, str]:
+    """``{source key: SOP Instance UID of its source image}`` from an SR's measurement groups."""
+    found: dict[str, str] = {}
+
+    def walk(items: Sequence[Dataset], label: str | None) -> None:
+        for item in items:
+            concept = (
+                item.ConceptNameCodeSequence[0].CodeValue
+                if "ConceptNameCodeSequence" in item
+                else ""
+            )
+            if item.ValueType == "CONTAINER" and concept == "125007":
+                texts = [c for c in item.ContentSequence if c.ValueType == "TEXT"]
+                label = texts[0].TextValue if texts else None
+            if item.ValueType == "IMAGE" and label in _GROUP_SOURCE:
+                found.setdefault(
+                    _GROUP_SOURCE[label], item.ReferencedSOPSequence[0].ReferencedSOPInstanceUID
+                )
+            if "ContentSequence" in item:
+                walk(item.ContentSequence, label)
+
+    walk(previous.ContentSequence, None)
+    return found
+
+
+def supersede_measurement_report(
+    path: str | Path, report: Mapping[str, Any], previous_path: str | Path
+) -> Path:
+    """A new SR of ``report`` (new SOP instance) superseding the SR at ``previous_path``.
+
+    Used after an amendment or a sign-off, when the source images may no longer be
+    at hand: the new document references the same source instances as the previous
+    one (read from its evidence and measurement groups), lists the previous one in
+    its Predecessor Documents Sequence and keeps its series (instance number + 1).
+    The previous file is left as it is.
+    """
+    previous_path = Path(previous_path)
+    try:
+        previous = pydicom.dcmread(previous_path)
+    except (OSError, pydicom.errors.InvalidDicomError) as error:
+        raise DicomError(f"cannot read the previous SR ({error})", path=previous_path) from None
+    evidence = _evidence_headers(previous)
+    measured = _measured_sources(previous)
+    headers: dict[str, list[Dataset]] = {}
+    for key, uid in measured.items():
+        if uid in evidence:
+            series = evidence[uid].SeriesInstanceUID
+            others = [
+                ds for u, ds in evidence.items() if u != uid and ds.SeriesInstanceUID == series
+            ]
+            headers[key] = [evidence[uid], *others]
+    if not headers:
+        raise DicomError("the previous SR references no source image", path=previous_path)
+    return save_built(lambda: _document(report, headers, previous), path, "SR")
 
 
 def write_measurement_report(

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import copy
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from cardiolens.core.errors import InputError, ParameterError
+from cardiolens.core.errors import InputError
 from cardiolens.report.html import write_html
 from cardiolens.report.schema import validate_report
 
@@ -20,9 +18,10 @@ __all__ = [
     "REPORT_JSON",
     "SCHEMA_VERSION",
     "Report",
-    "add_amendment",
+    "audit_reference",
     "load_figures",
     "load_report",
+    "resolve_audit_db",
     "write_report",
 ]
 
@@ -107,30 +106,30 @@ def load_report(out_dir: str | Path) -> dict[str, Any]:
     return data
 
 
-def add_amendment(
-    data: Mapping[str, Any],
-    *,
-    text: str,
-    user: str,
-    overrides: Sequence[str] = (),
-    time_utc: datetime | None = None,
-) -> dict[str, Any]:
-    """A copy of the report with a physician amendment appended.
+def audit_reference(out_dir: str | Path, audit_db: str | Path) -> str:
+    """How a report records its audit log: relative to the report folder when inside it.
 
-    The automated content (measurements, narrative) is kept unchanged; the
-    amendment (time, user, text, overrides such as "rejected automated
-    segmentation") is appended to ``physician.amendments`` and ``physician.free_text``
-    becomes the latest text.
+    A log inside the report folder (the default ``audit.sqlite``) is stored by its
+    path relative to the folder, so a moved or copied folder keeps using its own
+    log; a log elsewhere is stored as an absolute path.
     """
-    if not user.strip():
-        raise ParameterError("an amendment needs the user's name (--user)")
-    if not text.strip() and not overrides:
-        raise ParameterError("an amendment needs --text or at least one --override")
-    amended = copy.deepcopy(dict(data))
-    moment = (time_utc or datetime.now(UTC)).isoformat(timespec="seconds")
-    amended["physician"]["amendments"].append(
-        {"time_utc": moment, "user": user, "text": text, "overrides": list(overrides)}
-    )
-    if text.strip():
-        amended["physician"]["free_text"] = text
-    return amended
+    out = Path(out_dir).resolve()
+    db = Path(audit_db).resolve()
+    try:
+        return db.relative_to(out).as_posix()
+    except ValueError:
+        return str(db)
+
+
+def resolve_audit_db(out_dir: str | Path, data: Mapping[str, Any]) -> Path:
+    """The audit log of the report in ``out_dir``: its recorded path, resolved against
+    the report folder when relative (default ``audit.sqlite`` in the folder)."""
+    recorded = (data.get("provenance", {}).get("audit") or {}).get("db") or "audit.sqlite"
+    path = Path(recorded)
+    if path.is_absolute():
+        return path
+    folder = Path(out_dir).resolve()
+    inside = folder / path
+    # reports before this rule stored the path relative to the working directory
+    legacy = folder / path.name
+    return legacy if not inside.exists() and legacy.exists() else inside

@@ -22,9 +22,11 @@ from matplotlib.patches import Wedge  # noqa: E402
 __all__ = [
     "bullseye_png",
     "calcium_overlay_png",
-    "slice_panels_png",
+    "colour_bar",
+    "paired_slices_png",
+    "png_bytes",
+    "volume_curves_png",
     "shap_waterfall_png",
-    "volume_curve_png",
 ]
 
 _DPI = 100
@@ -39,7 +41,8 @@ _RINGS: dict[int, tuple[float, float, float, float]] = {
 }
 
 
-def _png(figure: Figure) -> bytes:
+def png_bytes(figure: Figure) -> bytes:
+    """The figure as PNG bytes (tight bounding box); the figure is closed."""
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=_DPI, bbox_inches="tight")
     plt.close(figure)
@@ -95,75 +98,127 @@ def bullseye_png(
         axes.text(
             x,
             y,
-            f"{value:.0f}",
+            _integer_label(value),
             ha="center",
             va="center",
             fontsize=7,
             color="black" if luminance > 0.55 else "white",
         )
-    axes.set_xlim(-4.2, 4.2)
-    axes.set_ylim(-4.2, 4.2)
+    axes.set_xlim(-5.0, 5.0)
+    axes.set_ylim(-4.8, 4.8)
     axes.set_aspect("equal")
     axes.axis("off")
     axes.set_title(title, fontsize=9)
     for text, (x, y) in {
-        "ANT": (0, 4.3),
+        "ANT": (0, 4.45),
         "SEPT": (-4.6, 0),
-        "INF": (0, -4.55),
-        "LAT": (4.5, 0),
+        "INF": (0, -4.45),
+        "LAT": (4.6, 0),
     }.items():
         axes.text(x, y, text, ha="center", va="center", fontsize=6)
+    colour_bar(figure, axes, norm, colormap, unit)
+    return png_bytes(figure)
+
+
+def colour_bar(figure: Figure, axes, norm, colormap, label: str, *, horizontal: bool = True):
+    """A colour bar of ``norm``/``colormap`` under (or beside) ``axes``, labelled ``label``."""
     colorbar = figure.colorbar(
-        matplotlib.cm.ScalarMappable(norm=norm, cmap=colormap), ax=axes, shrink=0.7
+        matplotlib.cm.ScalarMappable(norm=norm, cmap=colormap),
+        ax=axes,
+        orientation="horizontal" if horizontal else "vertical",
+        fraction=0.05 if horizontal else 0.015,
+        pad=0.02 if horizontal else 0.01,
     )
-    colorbar.set_label(unit, fontsize=7)
+    colorbar.set_label(label, fontsize=6)
     colorbar.ax.tick_params(labelsize=6)
-    return _png(figure)
+    return colorbar
 
 
-def slice_panels_png(
-    panels: Sequence[tuple[str, np.ndarray, np.ndarray | None]],
+def _integer_label(value: float) -> str:
+    """A value rounded to an integer for display, never "-0"."""
+    rounded = int(round(float(value)))
+    return str(rounded) if rounded else "0"
+
+
+def paired_slices_png(
+    rows: Sequence[tuple[str, Sequence[tuple[str, np.ndarray, np.ndarray | None]]]],
     *,
-    suptitle: str = "",
-    cmap: str = "gray",
-    window: tuple[float, float] | None = None,
+    vmax: float = 100.0,
+    unit: str = "% of myocardial maximum",
+    cmap: str = "hot",
 ) -> bytes:
-    """A row of 2D slices, each with the contour of its mask.
+    """Rows of slices (e.g. stress SA over rest SA) on one colour scale, with contours.
 
     Parameters
     ----------
-    panels
-        ``(title, image 2D, mask 2D or None)`` per panel; square pixels are assumed
-        (the cardiac views are resliced isotropically).
-    window
-        Display range; default 0 to the 99.9th percentile of each slice.
+    rows
+        ``(row label, [(panel title, image 2D, mask 2D or None), ...])``; every image
+        already scaled to ``unit`` (each state to its own myocardial maximum), so
+        that one colour scale 0-``vmax`` holds for all panels.
     """
-    if not panels:
+    if not rows or not any(panels for _, panels in rows):
         raise ValueError("no slices to draw")
-    figure, axes = plt.subplots(1, len(panels), figsize=(1.9 * len(panels), 2.2), squeeze=False)
-    for ax, (title, image, mask) in zip(axes[0], panels, strict=True):
-        lo, hi = window or (0.0, float(np.percentile(image, 99.9)) + 1e-6)
-        ax.imshow(image, cmap=cmap, vmin=lo, vmax=hi)
-        if mask is not None and mask.any() and not mask.all():
-            ax.contour(mask, levels=[0.5], colors="lime", linewidths=0.8)
-        ax.set_title(title, fontsize=8)
-        ax.axis("off")
-    if suptitle:
-        figure.suptitle(suptitle, fontsize=9)
-    return _png(figure)
+    n_columns = max(len(panels) for _, panels in rows)
+    figure, axes = plt.subplots(
+        len(rows), n_columns, figsize=(1.25 * n_columns, 1.3 * len(rows)), squeeze=False
+    )
+    colormap = plt.get_cmap(cmap)
+    for row, (label, panels) in enumerate(rows):
+        for column in range(n_columns):
+            ax = axes[row, column]
+            ax.axis("off")
+            if column >= len(panels):
+                continue
+            title, image, mask = panels[column]
+            ax.imshow(image, cmap=colormap, vmin=0.0, vmax=vmax)
+            if mask is not None and mask.any() and not mask.all():
+                ax.contour(mask, levels=[0.5], colors="lime", linewidths=0.6)
+            ax.set_title(title, fontsize=6, pad=2)
+        axes[row, 0].text(
+            -0.08,
+            0.5,
+            label,
+            transform=axes[row, 0].transAxes,
+            rotation=90,
+            ha="right",
+            va="center",
+            fontsize=7,
+        )
+    colour_bar(
+        figure, axes, matplotlib.colors.Normalize(0.0, vmax), colormap, unit, horizontal=False
+    )
+    return png_bytes(figure)
 
 
-def volume_curve_png(volumes_ml: Sequence[float], *, title: str = "LV volume curve") -> bytes:
-    """LV cavity volume (mL) against gate number."""
-    figure, axes = plt.subplots(figsize=(3.4, 2.4))
-    gates = np.arange(1, len(volumes_ml) + 1)
-    axes.plot(gates, volumes_ml, "o-", color="tab:red")
-    axes.set_xlabel("gate", fontsize=8)
-    axes.set_ylabel("volume (mL)", fontsize=8)
-    axes.set_title(title, fontsize=9)
-    axes.tick_params(labelsize=7)
+def volume_curves_png(curves: Mapping[str, Mapping[str, Any]]) -> bytes:
+    """Time-volume curves (LV cavity volume, mL, per gate) of stress and rest on one plot.
+
+    ``curves`` maps a state name to its gated-function JSON (``cavity_volume_ml``,
+    ``ed_gate``, ``es_gate``, ``edv_ml``, ``esv_ml``, ``lvef_pct``); ED and ES gates
+    are marked and the legend quotes EDV, ESV and LVEF.
+    """
+    figure, axes = plt.subplots(figsize=(3.6, 2.5))
+    colours = {"stress": "tab:red", "rest": "tab:blue"}
+    for name, function in curves.items():
+        volumes = np.asarray(function["cavity_volume_ml"], dtype=float)
+        gates = np.arange(1, len(volumes) + 1)
+        colour = colours.get(name, "k")
+        label = (
+            f"{name}: EDV {function['edv_ml']:.0f}, ESV {function['esv_ml']:.0f} mL, "
+            f"LVEF {function['lvef_pct']:.0f}%"
+        )
+        axes.plot(gates, volumes, "o-", color=colour, markersize=3, label=label)
+        for key, marker in (("ed_gate", "s"), ("es_gate", "v")):
+            gate = function.get(key)
+            if gate is not None:
+                axes.plot(gate + 1, volumes[gate], marker, color=colour, markersize=7, mfc="none")
+    axes.set_xlabel("gate (ED square, ES triangle)", fontsize=7)
+    axes.set_ylabel("LV volume (mL)", fontsize=7)
+    axes.set_title("Time-volume curve", fontsize=8)
+    axes.tick_params(labelsize=6)
     axes.grid(alpha=0.3)
-    return _png(figure)
+    axes.legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.3))
+    return png_bytes(figure)
 
 
 def shap_waterfall_png(
@@ -201,7 +256,7 @@ def shap_waterfall_png(
     axes.set_xlabel(f"cumulative contribution ({unit}); red raises, blue lowers risk", fontsize=8)
     axes.set_title(title, fontsize=9)
     axes.tick_params(axis="x", labelsize=7)
-    return _png(figure)
+    return png_bytes(figure)
 
 
 def _lesion_window(
@@ -282,4 +337,4 @@ def calcium_overlay_png(
     ]
     if handles:
         figure.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=7)
-    return _png(figure)
+    return png_bytes(figure)

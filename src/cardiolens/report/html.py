@@ -3,27 +3,43 @@
 The page reads from the report dict (the same numbers as ``report.json``) and the
 figures written beside it; nothing is fetched from the network. A small script sets
 ``data-images-loaded="true"`` on ``<body>`` once every image has decoded, which the
-headless-browser test checks.
+headless-browser test checks, and records each image's rendered width
+(``data-rendered-width``, CSS px) for the legibility check.
 """
 
 from __future__ import annotations
 
 import base64
-import html
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+from cardiolens.report.html_context import context_section, provenance_section
+from cardiolens.report.html_parts import bullet_list as _list
+from cardiolens.report.html_parts import e as _e
+from cardiolens.report.html_parts import number as _number
+from cardiolens.report.html_parts import table as _table
+from cardiolens.report.narrative import mesa_population
 
 __all__ = ["FIGURE_TITLES", "render_html", "write_html"]
 
 FIGURE_TITLES: dict[str, str] = {
-    "bullseye_stress": "Stress perfusion",
-    "bullseye_rest": "Rest perfusion",
-    "bullseye_reversibility": "Reversibility (rest - stress)",
-    "slices_stress": "Stress slices with myocardial contours",
-    "slices_rest": "Rest slices with myocardial contours",
-    "volume_curve_stress": "Stress LV volume curve",
-    "volume_curve_rest": "Rest LV volume curve",
+    "polar_stress": "Stress uptake polar map",
+    "polar_rest": "Rest uptake polar map",
+    "extent_stress": "Stress defect extent (blackout vs normal limits)",
+    "extent_rest": "Rest defect extent (blackout vs normal limits)",
+    "reversibility_extent": "Reversibility extent (white reversible, black fixed)",
+    "bullseye_stress": "Stress perfusion, 17 segments",
+    "bullseye_rest": "Rest perfusion, 17 segments",
+    "bullseye_reversibility": "Reversibility (rest - stress), 17 segments",
+    "slices": "Stress and rest slices (SA apex to base, VLA, HLA), one colour scale",
+    "wall_motion_stress": "Stress wall motion",
+    "thickening_stress": "Stress wall thickening",
+    "wall_motion_rest": "Rest wall motion",
+    "thickening_rest": "Rest wall thickening",
+    "volume_curves": "Time-volume curves",
+    "phase_stress": "Stress phase polar map and histogram",
+    "phase_rest": "Rest phase polar map and histogram",
     "calcium_overlay": "Calcium lesions by artery",
     "shap_waterfall": "Risk model explanation (SHAP)",
 }
@@ -35,51 +51,33 @@ h1 { font-size: 18px; margin: 0 0 4px 0; } h2 { font-size: 14px; margin: 10px 0 
   border-bottom: 1px solid #999; } .meta { color: #444; }
 .grid { display: flex; flex-wrap: wrap; gap: 8px; align-items: flex-start; }
 figure { margin: 0; } figcaption { font-size: 10px; color: #333; text-align: center; }
-img { max-width: 100%; max-height: 330px; } .bullseye img { width: 250px; }
+img { max-width: 100%; max-height: 330px; } .bullseye img { width: 230px; }
+.polar img { width: 235px; } .slices img { max-height: none; width: 1000px; }
+.phase img { width: 460px; }
 table { border-collapse: collapse; margin: 4px 0; } td, th { border: 1px solid #bbb;
   padding: 2px 6px; text-align: right; } th { background: #eee; } td.l, th.l { text-align: left; }
 .impression { background: #f4f7fb; border-left: 4px solid #2a5db0; padding: 6px 10px; }
 .review { color: #fff; background: #c0392b; padding: 1px 6px; border-radius: 3px; }
-.flag { color: #8a5300; } .failed { color: #a00; } .small { font-size: 10px; color: #555; }
+.flag { color: #8a5300; } .excluded { color: #666; text-decoration: line-through; }
+.signoff { font-size: 13px; } .failed { color: #a00; } .small { font-size: 10px; color: #555; }
 @media print { @page { size: A4; margin: 10mm; } body { margin: 0; font-size: 9px; }
-  .grid { break-inside: avoid; } img { max-height: 190px; } .bullseye img { width: 180px; } }
+  .grid { break-inside: avoid; } img { max-height: none; max-width: 100%; }
+  .bullseye img, .polar img { width: 45mm; } .slices img { width: 170mm; }
+  .phase img { width: 80mm; } .curve img { width: 60mm; } .wide img { width: 170mm; }
+  .shap img { width: 90mm; } section { break-inside: auto; } h2 { break-after: avoid; } }
 """
 
 _SCRIPT = """
 window.addEventListener("load", function () {
   var images = Array.prototype.slice.call(document.images);
   var ok = images.every(function (i) { return i.complete && i.naturalWidth > 0; });
+  images.forEach(function (i) {
+    i.setAttribute("data-rendered-width", String(Math.round(i.getBoundingClientRect().width)));
+  });
   document.body.setAttribute("data-images-loaded", ok ? "true" : "false");
   document.body.setAttribute("data-image-count", String(images.length));
 });
 """
-
-
-def _e(value: Any) -> str:
-    return html.escape(str(value))
-
-
-def _number(value: Any, digits: int = 1) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return _e(value)
-    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
-
-
-def _table(header: Sequence[str], rows: Iterable[Sequence[Any]], left: int = 1) -> str:
-    head = "".join(
-        f'<th class="{"l" if i < left else ""}">{_e(h)}</th>' for i, h in enumerate(header)
-    )
-    body = "".join(
-        "<tr>"
-        + "".join(
-            f'<td class="{"l" if i < left else ""}">{cell}</td>' for i, cell in enumerate(row)
-        )
-        + "</tr>"
-        for row in rows
-    )
-    return f"<table><tr>{head}</tr>{body}</table>"
 
 
 def _figure(name: str, png: bytes, css_class: str = "") -> str:
@@ -152,15 +150,81 @@ def _nuclear_section(nuclear: Mapping[str, Any], figures: Mapping[str, bytes]) -
     ]
     segments = _table(["segment score", *map(str, range(1, 18)), "sum"], segment_rows)
     return (
-        "<section><h2>Myocardial perfusion and function</h2>"
-        '<div class="grid">'
+        "<section><h2>Myocardial perfusion</h2>"
+        + _figures(
+            figures,
+            ["polar_stress", "polar_rest", "extent_stress", "extent_rest", "reversibility_extent"],
+            "polar",
+        )
+        + '<div class="grid">'
         + _figures(
             figures, ["bullseye_stress", "bullseye_rest", "bullseye_reversibility"], "bullseye"
         )
-        + f"<div>{table}{combined}{segments}</div></div>"
-        + _figures(
-            figures, ["slices_stress", "slices_rest", "volume_curve_stress", "volume_curve_rest"]
+        + f"<div>{table}{combined}{_extent_table(nuclear)}{segments}</div></div>"
+        + _figures(figures, ["slices"], "slices")
+        + "</section>"
+        + _function_section(nuclear, figures)
+    )
+
+
+def _extent_table(nuclear: Mapping[str, Any]) -> str:
+    extents = nuclear.get("extent_pct") or {}
+    names = [k for k in ("stress", "rest", "reversible", "fixed") if k in extents]
+    if not names:
+        return ""
+    return _table(
+        [f"extent % of LV: {n}" if i == 0 else n for i, n in enumerate(names)],
+        [[_number(extents[n]) for n in names]],
+        left=0,
+    )
+
+
+def _function_section(nuclear: Mapping[str, Any], figures: Mapping[str, bytes]) -> str:
+    """Gated function: volumes, LVEF, phase statistics, regional maps and the curves."""
+    rows = []
+    for name in ("stress", "rest"):
+        function = (nuclear.get(name) or {}).get("function")
+        if not function:
+            continue
+        rows.append(
+            [
+                name,
+                _number(function.get("edv_ml"), 0),
+                _number(function.get("esv_ml"), 0),
+                _number(function.get("stroke_volume_ml"), 0),
+                _number(function.get("lvef_pct"), 0),
+                _number(function.get("phase_sd_deg")),
+                _number(function.get("phase_bandwidth_deg"), 0),
+                _number(function.get("phase_entropy_pct"), 0),
+            ]
         )
+    if not rows:
+        return ""
+    table = _table(
+        [
+            "gated",
+            "EDV mL",
+            "ESV mL",
+            "SV mL",
+            "LVEF %",
+            "phase SD deg",
+            "bandwidth deg",
+            "entropy %",
+        ],
+        rows,
+    )
+    names = [
+        f"{kind}_{state}" for state in ("stress", "rest") for kind in ("wall_motion", "thickening")
+    ]
+    return (
+        "<section><h2>Gated function and synchrony</h2>"
+        + f'<div class="grid"><div>{table}<p class="small">Phase SD and bandwidth (95 % of the '
+        "LV): first-harmonic phase analysis, Chen J et al., J Nucl Cardiol 2005;12:687-695.</p>"
+        "</div>"
+        + _figures(figures, ["volume_curves"], "curve")
+        + "</div>"
+        + _figures(figures, names, "bullseye")
+        + _figures(figures, ["phase_stress", "phase_rest"], "phase")
         + "</section>"
     )
 
@@ -168,6 +232,54 @@ def _nuclear_section(nuclear: Mapping[str, Any], figures: Mapping[str, bytes]) -
 def _cac_drs_label(value: Any) -> str:
     """The CAC-DRS label whether the calcium stage gives a string or ``{label, ...}``."""
     return str(value.get("label", value)) if isinstance(value, Mapping) else str(value)
+
+
+def _lesion_artery(lesion: Mapping[str, Any]) -> str:
+    artery = _e(lesion["artery"] or "-")
+    if "artery_automated" in lesion and lesion["artery_automated"] != lesion["artery"]:
+        return f"{artery} (automated: {_e(lesion['artery_automated'] or '-')})"
+    return artery
+
+
+def _lesion_status(lesion: Mapping[str, Any]) -> str:
+    if lesion.get("excluded"):
+        return '<span class="excluded">excluded by physician</span>'
+    return '<span class="review">review</span>' if lesion["needs_review"] else ""
+
+
+def _mesa(calcium: Mapping[str, Any]) -> str:
+    """The MESA percentile line (computed by the calcium stage) when present."""
+    mesa = calcium.get("mesa")
+    if not mesa or mesa.get("percentile") is None:
+        return ""
+    who = mesa_population(mesa)
+    return (
+        f"<p><b>MESA percentile: {_number(float(mesa['percentile']), 0)}</b>"
+        + (f" (for {_e(who)})" if who else "")
+        + (
+            f'<br><span class="small">{_e(mesa["reference"])}</span>'
+            if mesa.get("reference")
+            else ""
+        )
+        + "</p>"
+    )
+
+
+def _overlay_note(calcium: Mapping[str, Any]) -> str:
+    """Lesions changed by an amendment: the overlay keeps the colours of the analysis."""
+    changed = [
+        f"lesion {i + 1} " + ("excluded" if lesion.get("excluded") else f"now {lesion['artery']}")
+        for i, lesion in enumerate(calcium["lesions"])
+        if lesion.get("excluded")
+        or ("artery_automated" in lesion and lesion["artery_automated"] != lesion["artery"])
+    ]
+    if not changed:
+        return ""
+    return (
+        '<p class="small">The image shows the arteries as analysed; amended: '
+        + _e("; ".join(changed))
+        + " (scores above are recomputed).</p>"
+    )
 
 
 def _calcium_section(calcium: Mapping[str, Any], figures: Mapping[str, bytes]) -> str:
@@ -206,13 +318,13 @@ def _calcium_section(calcium: Mapping[str, Any], figures: Mapping[str, bytes]) -
         [
             [
                 str(i + 1),
-                _e(lesion["artery"] or "-"),
+                _lesion_artery(lesion),
                 _number(lesion["agatston"]),
                 _number(lesion["volume_mm3"]),
                 _number(lesion["mass_mg"]),
                 _number(lesion.get("mass_integrated_mg")),
                 _number(lesion["peak_hu"], 0),
-                '<span class="review">review</span>' if lesion["needs_review"] else "",
+                _lesion_status(lesion),
             ]
             for i, lesion in enumerate(calcium["lesions"])
         ],
@@ -225,12 +337,18 @@ def _calcium_section(calcium: Mapping[str, Any], figures: Mapping[str, bytes]) -
         else ""
     )
     calibration_text = (
-        f'<p class="small">Mass calibration: {_e(calibration)}</p>' if calibration else ""
+        '<p class="small">Mass calibration: factor '
+        f"{_number(calibration.get('factor_mg_per_hu_mm3'), 6)} mg/(HU mm3), "
+        f"source {_e(calibration.get('source', '-'))}</p>"
+        if calibration
+        else ""
     )
     return (
         "<section><h2>Coronary artery calcium</h2>"
-        f'<div class="grid"><div>{totals}{per_artery}{eat_text}{calibration_text}</div>'
-        + _figures(figures, ["calcium_overlay"])
+        f'<div class="grid"><div>{totals}{_mesa(calcium)}{per_artery}{eat_text}'
+        f"{calibration_text}</div>"
+        + _figures(figures, ["calcium_overlay"], "wide")
+        + _overlay_note(calcium)
         + f"<div>{lesions}</div></div></section>"
     )
 
@@ -253,41 +371,58 @@ def _risk_section(risk: Mapping[str, Any], figures: Mapping[str, bytes]) -> str:
             ],
         )
         + "</div>"
-        + _figures(figures, ["shap_waterfall"])
+        + _figures(figures, ["shap_waterfall"], "shap")
         + "</div></section>"
     )
 
 
-def _list(items: Iterable[str], css_class: str = "") -> str:
-    entries = "".join(f'<li class="{css_class}">{_e(i)}</li>' for i in items)
-    return f"<ul>{entries}</ul>" if entries else "<p>None.</p>"
+def _status(physician: Mapping[str, Any]) -> str:
+    signoff = physician.get("signoff")
+    if not signoff:
+        return "<b>not signed</b>"
+    return f"<b>{_e(signoff['status'].upper())}</b> ({_e(signoff['reader'])}, {_e(signoff['time_utc'])})"
 
 
-def _provenance_section(provenance: Mapping[str, Any]) -> str:
-    models = _table(
-        ["model", "version", "SHA-256"],
-        [
-            [_e(m["name"]), _e(m["version"]), _e(m.get("sha256") or "-")]
-            for m in provenance["models"]
-        ],
-    )
-    inputs = _table(
-        ["input file", "SHA-256"],
-        [
-            [_e(i["path"]), f'<span class="small">{_e(i["sha256"])}</span>']
-            for i in provenance["inputs"]
-        ],
-    )
-    audit = provenance.get("audit") or {}
+def _physician_impression(physician: Mapping[str, Any]) -> str:
+    text = physician.get("impression")
+    return f"<h2>Physician impression</h2><p><b>{_e(text)}</b></p>" if text else ""
+
+
+def _change_text(change: Mapping[str, Any]) -> str:
+    return f"{change['target']}: {change['before']} -> {change['after']}"
+
+
+def _physician_section(physician: Mapping[str, Any]) -> str:
+    """Sign-off (reader, time, status), free text, amendments and addenda with their changes."""
+    signoff = physician.get("signoff")
+    if signoff:
+        status = "FINAL" if signoff["status"] == "final" else "PRELIMINARY"
+        sign = (
+            f'<p class="signoff"><b>{status}</b>, signed by {_e(signoff["reader"])}'
+            + (f" ({_e(signoff['organization'])})" if signoff.get("organization") else "")
+            + f" at {_e(signoff['time_utc'])}"
+            + (" &mdash; locked; later changes are addenda" if status == "FINAL" else "")
+            + "</p>"
+        )
+    else:
+        sign = '<p class="signoff"><b>Not signed</b> (preliminary automated report)</p>'
+    rows = []
+    for number, entry in enumerate(physician["amendments"], start=1):
+        kind = "Addendum" if entry.get("kind") == "addendum" else "Amendment"
+        parts = [_e(entry["text"])] if entry["text"] else []
+        parts += [_e(_change_text(c)) for c in entry.get("changes") or []]
+        parts += [f"remark: {_e(r)}" for r in entry["overrides"]]
+        if entry.get("sr"):
+            parts.append(f"new SR {_e(entry['sr'])}")
+        rows.append(
+            [f"{kind} {number}", _e(entry["time_utc"]), _e(entry["user"]), "<br>".join(parts)]
+        )
+    text = _e(physician["free_text"]) or "<i>No physician text yet.</i>"
     return (
-        "<section><h2>Provenance</h2>"
-        f"<p>cardiolens {_e(provenance['cardiolens_version'])}; "
-        f"Python {_e(provenance.get('python_version', '-'))}; "
-        f"started {_e(provenance['started_utc'])}; run time {provenance['run_time_s']:.1f} s; "
-        f"audit log {_e(audit.get('db', '-'))}</p>"
-        f'<p class="small">Parameters: {_e(provenance["parameters"])}</p>'
-        + (models if provenance["models"] else "")
-        + inputs
+        "<section><h2>Physician</h2>"
+        + sign
+        + f"<p>{text}</p>"
+        + (_table(["", "time (UTC)", "by", "change"], rows, left=4) if rows else "")
         + "</section>"
     )
 
@@ -307,21 +442,19 @@ def render_html(report: Mapping[str, Any], figures: Mapping[str, bytes]) -> str:
     physician = report["physician"]
     flags = [f"[{f['stage']}] {f['message']}" for f in report["quality_flags"]]
     failed = [f"{f['item']} ({f['stage']}): {f['error']}" for f in report["failed"]]
-    amendments = [
-        f"{a['time_utc']} {a['user']}: {a['text']}"
-        + (f" [overrides: {'; '.join(a['overrides'])}]" if a["overrides"] else "")
-        for a in physician["amendments"]
-    ]
     sections = [
         "<header><h1>cardiolens report</h1>"
         f'<div class="meta">Study {_e(study["study_uid"])} | patient {_e(study.get("patient_id", ""))} '
         f"| date {_e(study.get('study_date', ''))} | analyses: {_e(', '.join(study['analyses']) or 'none')} "
-        f"| report {_e(report['report_id'])}</div></header>",
-        '<section class="impression"><h2>Impression</h2>'
+        f"| report {_e(report['report_id'])} | {_status(physician)}</div></header>",
+        '<section class="impression">'
+        + _physician_impression(physician)
+        + f"<h2>{'Automated impression' if physician.get('impression') else 'Impression'}</h2>"
         + _list(narrative["impression"])
         + "<h2>Findings</h2>"
         + _list(narrative["findings"])
         + "</section>",
+        context_section(report),
     ]
     if report.get("nuclear"):
         sections.append(_nuclear_section(report["nuclear"], figures))
@@ -332,11 +465,8 @@ def render_html(report: Mapping[str, Any], figures: Mapping[str, bytes]) -> str:
     sections += [
         "<section><h2>Quality control</h2>" + _list(flags, "flag") + "</section>",
         "<section><h2>Not analysed</h2>" + _list(failed, "failed") + "</section>",
-        "<section><h2>Physician</h2>"
-        f"<p>{_e(physician['free_text']) or '<i>No physician text yet.</i>'}</p>"
-        + (_list(amendments) if amendments else "")
-        + "</section>",
-        _provenance_section(report["provenance"]),
+        _physician_section(physician),
+        provenance_section(report["provenance"]),
         '<p class="small">Automated analysis for review by a qualified physician. References: '
         + " ".join(_e(r) for r in narrative["references"])
         + "</p>",

@@ -15,11 +15,18 @@ The wording and thresholds follow the published reporting standards:
   < 10 %, medium 10-19 %, large >= 20 % (ASNC reporting guideline).
 * TPD: Slomka PJ et al., "Automated quantification of myocardial perfusion SPECT
   using simplified normal limits", J Nucl Cardiol 2005;12:66-77 (abnormal >= 3 %).
+* Phase SD and bandwidth: normal mean + 2 SD by sex from Chen J et al., J Nucl Cardiol
+  2005;12:687-695 (:data:`PHASE_NORMALS`).
 * TID: Abidov A et al., JACC 2003;42:1818-1825 (abnormal above about 1.2; the
   cut-off depends on the protocol and is configurable).
 * Coronary calcium: Hecht HS et al., "CAC-DRS: Coronary Artery Calcium Data and
   Reporting System. An expert consensus document of the Society of Cardiovascular
   Computed Tomography (SCCT)", J Cardiovasc Comput Tomogr 2018;12:185-191.
+
+Segment scores are worded as the ASNC guidelines define them (0 normal, 1 mildly
+reduced, 2 moderately reduced, 3 severely reduced, 4 absent uptake; :data:`SCORE_WORDS`),
+always next to the score and the segment's uptake (% of maximum) they describe.
+Only warning and error quality flags count as raised; info flags are notes.
 
 Every sentence quotes the number it rests on, so a reader can check it against the
 report's measurement tables.
@@ -34,11 +41,14 @@ from typing import Any
 from cardiolens.core.aha import SEGMENT_NAMES, SEGMENT_TERRITORY, Territory
 
 __all__ = [
+    "PHASE_NORMALS",
     "REFERENCES",
+    "SCORE_WORDS",
     "Narrative",
     "NarrativeThresholds",
     "build_narrative",
     "cac_drs",
+    "mesa_population",
 ]
 
 REFERENCES: tuple[str, ...] = (
@@ -48,12 +58,21 @@ REFERENCES: tuple[str, ...] = (
     "cardiology procedures. J Nucl Cardiol 2017;24:2064-2128.",
     "Slomka PJ et al. Automated quantification of myocardial perfusion SPECT using "
     "simplified normal limits. J Nucl Cardiol 2005;12:66-77.",
+    "Chen J et al. Onset of left ventricular mechanical contraction as determined by phase "
+    "analysis of ECG-gated myocardial perfusion SPECT imaging. J Nucl Cardiol 2005;12:687-695.",
     "Hecht HS et al. CAC-DRS: Coronary Artery Calcium Data and Reporting System. "
     "J Cardiovasc Comput Tomogr 2018;12:185-191.",
 )
 
 _MAX_SUMMED_SCORE = 68  # 17 segments x score 4
-_SCORE_WORDS = {1: "mildly reduced", 2: "moderately reduced", 3: "severely reduced", 4: "absent"}
+#: Uptake words of the segment scores (ASNC imaging guidelines, Dorbala 2018; Cerqueira 2002).
+SCORE_WORDS = {
+    0: "normal uptake",
+    1: "mildly reduced uptake",
+    2: "moderately reduced uptake",
+    3: "severely reduced uptake",
+    4: "absent uptake",
+}
 _CAC_DRS_RISK = {
     0: "very low risk",
     1: "mildly increased risk",
@@ -165,16 +184,23 @@ def _extent_word(extent_pct: float, t: NarrativeThresholds) -> str:
     return "medium-sized" if extent_pct < t.extent_large_pct else "large"
 
 
-def _defect_location(scores: Sequence[int], t: NarrativeThresholds) -> tuple[str, int]:
-    """Text naming the abnormal segments grouped by territory, and the worst score."""
+def _defect_location(
+    scores: Sequence[int], uptake_pct: Sequence[float], t: NarrativeThresholds
+) -> tuple[str, int]:
+    """Text naming the abnormal segments by territory, each with its score and uptake
+    (% of maximum), and the worst score."""
     abnormal = [s for s in range(1, 18) if scores[s - 1] >= t.segment_abnormal_score]
     if not abnormal:
         return "", 0
     parts = []
     for territory in Territory:
-        names = [SEGMENT_NAMES[s] for s in abnormal if SEGMENT_TERRITORY[s] == territory]
+        names = [
+            f"{SEGMENT_NAMES[s]} score {scores[s - 1]}, {_fmt(float(uptake_pct[s - 1]), 0)}%"
+            for s in abnormal
+            if SEGMENT_TERRITORY[s] == territory
+        ]
         if names:
-            parts.append(f"the {territory.value} territory ({', '.join(names)})")
+            parts.append(f"the {territory.value} territory ({'; '.join(names)})")
     return " and ".join(parts), max(scores[s - 1] for s in abnormal)
 
 
@@ -197,16 +223,19 @@ def _read_state(name: str, state: Mapping[str, Any], t: NarrativeThresholds) -> 
         f"{score_name} {score} ({_fmt(100.0 * score / _MAX_SUMMED_SCORE)}% of myocardium, "
         f"{_summed_band(score, t)}), {name} TPD {_fmt(tpd)}%"
     )
-    location, worst = _defect_location(state["segment_scores"], t)
+    location, worst = _defect_location(state["segment_scores"], state["segments"], t)
     if not (sss_abnormal or tpd_abnormal):
         return _StateReading(False, False, f"{name.capitalize()} perfusion is normal: {numbers}.")
     borderline = (sss_abnormal != tpd_abnormal) and (
         score <= t.sss_abnormal or tpd < t.tpd_borderline_pct
     )
     if location:
-        defect = f"a {_extent_word(tpd, t)} defect of {_SCORE_WORDS[worst]} uptake in {location}"
+        defect = (
+            f"a {_extent_word(tpd, t)} defect, worst segment score {worst} "
+            f"({SCORE_WORDS[worst]}), in {location}"
+        )
     else:
-        defect = "mildly reduced uptake without a segment scored 2 or more"
+        defect = f"{SCORE_WORDS[1]} (score 1) without a segment scored 2 or more"
     return _StateReading(True, borderline, f"{name.capitalize()} perfusion: {numbers}; {defect}.")
 
 
@@ -290,6 +319,45 @@ def _function_sentences(
     return sentences
 
 
+#: Normal phase SD and bandwidth (deg, mean and SD) by sex: Chen J et al., "Onset of left
+#: ventricular mechanical contraction as determined by phase analysis of ECG-gated
+#: myocardial perfusion SPECT imaging", J Nucl Cardiol 2005;12:687-695.
+PHASE_NORMALS = {
+    "male": {"sd_deg": (14.2, 5.1), "bandwidth_deg": (38.7, 11.8)},
+    "female": {"sd_deg": (11.8, 5.2), "bandwidth_deg": (30.6, 9.6)},
+}
+
+
+def _phase_sentences(nuclear: Mapping[str, Any], sex: str | None) -> list[str]:
+    """Phase SD and bandwidth of each gated state against the normal mean + 2 SD of the
+    patient's sex (Chen 2005); both sexes' limits quoted when the sex is unknown."""
+    sentences = []
+    for name in ("stress", "rest"):
+        function = (nuclear.get(name) or {}).get("function") or {}
+        sd, bandwidth = function.get("phase_sd_deg"), function.get("phase_bandwidth_deg")
+        if sd is None or bandwidth is None:
+            continue
+        numbers = f"Phase analysis ({name}): SD {_fmt(sd)} deg, bandwidth {_fmt(bandwidth, 0)} deg"
+        normals = PHASE_NORMALS.get(str(sex or "").lower())
+        if normals is None:
+            limits = "; ".join(
+                f"{who}: SD <= {_fmt(v['sd_deg'][0] + 2 * v['sd_deg'][1])}, bandwidth <= "
+                f"{_fmt(v['bandwidth_deg'][0] + 2 * v['bandwidth_deg'][1], 0)}"
+                for who, v in PHASE_NORMALS.items()
+            )
+            sentences.append(f"{numbers} (normal, mean + 2 SD, Chen 2005: {limits}).")
+            continue
+        sd_limit = normals["sd_deg"][0] + 2 * normals["sd_deg"][1]
+        bw_limit = normals["bandwidth_deg"][0] + 2 * normals["bandwidth_deg"][1]
+        above = sd > sd_limit or bandwidth > bw_limit
+        verdict = "above the normal range (LV mechanical dyssynchrony)" if above else "normal"
+        sentences.append(
+            f"{numbers}: {verdict} (normal for {str(sex).lower()} patients, mean + 2 SD, Chen "
+            f"2005: SD <= {_fmt(sd_limit)}, bandwidth <= {_fmt(bw_limit, 0)} deg)."
+        )
+    return sentences
+
+
 def _nuclear_narrative(
     nuclear: Mapping[str, Any], t: NarrativeThresholds, stress_failed: bool = False
 ) -> tuple[list[str], list[str]]:
@@ -331,6 +399,13 @@ def _nuclear_narrative(
     return findings, [impression] + [summary for _, summary in function if summary]
 
 
+def mesa_population(mesa: Mapping[str, Any]) -> str:
+    """The reference group of a MESA percentile: ``"age 67, female, white"``."""
+    parts = [f"age {mesa['age_years']}"] if mesa.get("age_years") is not None else []
+    parts += [str(mesa[k]) for k in ("sex", "race_ethnicity") if mesa.get(k) is not None]
+    return ", ".join(parts)
+
+
 def _calcium_narrative(calcium: Mapping[str, Any], phantom: bool) -> tuple[list[str], list[str]]:
     agatston = float(calcium["agatston"])
     volume = float(calcium["volume_mm3"])
@@ -356,6 +431,12 @@ def _calcium_narrative(calcium: Mapping[str, Any], phantom: bool) -> tuple[list[
     if per_artery:
         finding += "; by artery " + ", ".join(
             f"{name} {_fmt(float(v['agatston']))}" for name, v in per_artery.items()
+        )
+    mesa = calcium.get("mesa") or {}
+    if mesa.get("percentile") is not None:
+        who = mesa_population(mesa)
+        finding += f"; MESA percentile {float(mesa['percentile']):.0f}" + (
+            f" ({who})" if who else ""
         )
     finding += "."
     eat = calcium.get("eat")
@@ -416,7 +497,8 @@ def build_narrative(
             flag.get("code") == "stress_failed" for flag in report.get("quality_flags") or []
         )
         more_findings, more_impression = _nuclear_narrative(report["nuclear"], t, stress_failed)
-        findings += more_findings
+        sex = (((report.get("study") or {}).get("patient") or {}).get("values") or {}).get("sex")
+        findings += more_findings + _phase_sentences(report["nuclear"], sex)
         impression += more_impression
     if report.get("calcium"):
         phantom = bool(report.get("provenance", {}).get("parameters", {}).get("calcium_phantom"))
@@ -434,8 +516,9 @@ def build_narrative(
             "'Not analysed'."
         )
     flags = report.get("quality_flags") or []
-    if flags:
-        impression.append(f"{len(flags)} quality flag(s) raised: review before signing.")
+    raised = [f for f in flags if f.get("severity", "warning") != "info"]
+    if raised:
+        impression.append(f"{len(raised)} quality flag(s) raised: review before signing.")
     if not findings:
         findings.append("No analysable cardiac images were found in this study.")
     return Narrative(findings=tuple(findings), impression=tuple(impression))
