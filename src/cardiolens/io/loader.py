@@ -15,10 +15,12 @@ from cardiolens.core.errors import (
     GeometryError,
     InputError,
     ParameterError,
+    naming_file,
 )
 from cardiolens.core.study import Series, Study
 from cardiolens.core.volume import Volume
 from cardiolens.io.dicom_files import (
+    MAX_VOXELS,
     NM_IMAGE_STORAGE,
     DicomFile,
     pixel_data,
@@ -59,15 +61,31 @@ def _stem(path: Path) -> str:
 
 
 # ---------------------------------------------------------------------- NIfTI / NRRD
+def _check_declared_size(reader: sitk.ImageFileReader, path: Path) -> None:
+    """Refuse a header declaring more than :data:`MAX_VOXELS` values, before reading pixels."""
+    size = reader.GetSize()
+    values = int(np.prod([int(n) for n in size], dtype=object)) * reader.GetNumberOfComponents()
+    if values > MAX_VOXELS or min(size, default=0) < 1:
+        raise InputError(
+            f"header declares an image of {' x '.join(str(n) for n in size)} voxels "
+            f"({values:.3g} values); cardiolens reads 1 to {MAX_VOXELS:.3g} (refused before reading)",
+            path,
+        )
+
+
 def _read_image_series(path: Path) -> Series:
     """One series from a NIfTI/NRRD/MetaImage file; a 4D image's last axis are gates."""
     if not path.is_file():
         raise InputError("file not found", path)
+    reader = sitk.ImageFileReader()
+    reader.SetFileName(str(path))
     try:
-        image = sitk.ReadImage(str(path))
+        reader.ReadImageInformation()
+        _check_declared_size(reader, path)
+        image = reader.Execute()
     except RuntimeError as error:
         first_line = str(error).strip().splitlines()[-1] if str(error).strip() else "unreadable"
-        raise InputError(f"cannot read image ({first_line})", path) from None
+        raise InputError(f"cannot read image ({first_line[:200]})", path) from None
     if image.GetNumberOfComponentsPerPixel() != 1:
         raise InputError(
             f"expected a scalar image; got {image.GetNumberOfComponentsPerPixel()} components", path
@@ -146,7 +164,8 @@ def _series_from_files(items: list[DicomFile]) -> list[Series]:
                 f"not supported; export classic single-frame slices",
                 item.path,
             )
-        one = assemble_nm_series(item)
+        with naming_file(item.path):
+            one = assemble_nm_series(item)
         if len(multi_frame) > 1:  # several NM objects share one series UID: keep them apart
             one.series_uid = str(item.dataset.SOPInstanceUID)
             one.warnings.append(
@@ -155,7 +174,8 @@ def _series_from_files(items: list[DicomFile]) -> list[Series]:
             )
         series.append(one)
     if single:
-        series.append(assemble_slice_series(single))
+        with naming_file(single[0].path):
+            series.append(assemble_slice_series(single))
     return series
 
 

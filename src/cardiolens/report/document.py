@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from cardiolens.core.errors import InputError, ParameterError
+from cardiolens.core.errors import InputError, ParameterError, naming_file
 from cardiolens.report.html import write_html
 from cardiolens.report.schema import validate_report
 
@@ -101,9 +101,10 @@ def load_report(out_dir: str | Path) -> dict[str, Any]:
         )
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise InputError(f"report.json is not valid JSON ({error})", path=path) from None
-    validate_report(data)
+    except (UnicodeDecodeError, ValueError) as error:  # JSONDecodeError is a ValueError
+        raise InputError(f"report.json is not valid JSON ({str(error)[:160]})", path=path) from None
+    with naming_file(path):
+        validate_report(data)
     return data
 
 
