@@ -656,7 +656,7 @@ def analyze_study(
         json_path, html_path = write_report(out, data, outputs.figures)
         step("audit log")
         written = [json_path, html_path, *([sr_path] if sr_path else []), *seg_paths]
-        AuditLog(audit_path).append(
+        entry = AuditLog(audit_path).append(
             "analyze",
             user=user or getpass.getuser(),
             software_version=__version__,
@@ -671,6 +671,8 @@ def analyze_study(
                 "failed": [f["item"] for f in outputs.failed],
             },
         )
+        data["provenance"]["audit"]["head"] = entry.head  # receipt: audit verify --head
+        json_path, html_path = write_report(out, data, outputs.figures)
     logger.info("report written to %s", html_path)
     return Report(
         data=data,

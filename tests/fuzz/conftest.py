@@ -63,7 +63,9 @@ def nifti_seeds(physionet_masks_dir, tmp_path_factory) -> dict[str, Path]:
     seeds = {"image_gz": physionet_masks_dir / "patient001_0000.nii.gz"}
     for key, name in (("image", "patient001_0000"), ("mask", "patient001")):
         seeds[key] = folder / f"{name}.nii"
-        seeds[key].write_bytes(gzip.decompress((physionet_masks_dir / f"{name}.nii.gz").read_bytes()))
+        seeds[key].write_bytes(
+            gzip.decompress((physionet_masks_dir / f"{name}.nii.gz").read_bytes())
+        )
     seeds["nrrd"] = folder / "patient001_0000.nrrd"
     sitk.WriteImage(sitk.ReadImage(str(seeds["image"])), str(seeds["nrrd"]), useCompression=False)
     return seeds
@@ -71,13 +73,16 @@ def nifti_seeds(physionet_masks_dir, tmp_path_factory) -> dict[str, Path]:
 
 @pytest.fixture(scope="session")
 def risk_model(uci_heart_dir, tmp_path_factory):
-    """A small LightGBM risk model folder trained on UCI (Cleveland + Hungarian)."""
+    """A small logistic risk model folder (the folder format of every kind) trained on UCI (Cleveland + Hungarian)."""
     from cardiolens.risk.datasets import load_uci_heart
     from cardiolens.trust.workflow import train_risk_model
 
     table = load_uci_heart(uci_heart_dir).drop(columns="num")
     out = tmp_path_factory.mktemp("fuzz_model")
-    train_risk_model(table, "cad", site="site", model="lightgbm", outer_folds=2, n_boot=10, out=out)
+    features = [c for c in table.columns if c not in ("cad", "site")]
+    train_risk_model(
+        table, "cad", features=features, model="logistic", outer_folds=2, n_boot=10, out=out
+    )
     return out, table
 
 

@@ -114,4 +114,6 @@ def mutate_attributes(dataset, rng: np.random.Generator, n_ops: int = 0) -> None
             text = NONSENSE_VALUES[int(rng.integers(0, len(NONSENSE_VALUES)))]
             raw = text.encode("ascii") + b" " * (len(text) % 2)
             # stored undecoded, as a damaged file would hold it (pydicom would refuse to set it)
-            owner[element.tag] = RawDataElement(element.tag, element.VR, len(raw), raw, 0, False, True)
+            owner[element.tag] = RawDataElement(
+                element.tag, element.VR, len(raw), raw, 0, False, True
+            )

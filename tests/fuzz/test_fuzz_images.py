@@ -122,7 +122,9 @@ def test_pet_slice_mutants(pet_seeds, tmp_path):
     tally.assert_clean(count(50))
 
 
-@pytest.mark.parametrize("huge", HUGE_HEADERS, ids=lambda h: "-".join(f"{k}{v}" for k, v in h.items()))
+@pytest.mark.parametrize(
+    "huge", HUGE_HEADERS, ids=lambda h: "-".join(f"{k}{v}" for k, v in h.items())
+)
 def test_huge_or_impossible_sizes_refused_before_allocation(huge, spect_seed, ct_seeds, tmp_path):
     """65535 x 65535 x 10^4 voxels or 10^6 frames: a clean error, no allocation (peak < 64 MB)."""
     import tracemalloc

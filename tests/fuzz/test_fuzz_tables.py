@@ -81,7 +81,6 @@ def test_clinical_json_mutants(risk_model, tmp_path):
 
 
 def test_model_folder_mutants(risk_model, tmp_path):
-    from cardiolens.trust.serving import load_model
 
     model_dir, table = risk_model
     row = table.drop(columns=["cad", "site"]).iloc[[0]]

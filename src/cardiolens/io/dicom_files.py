@@ -209,7 +209,9 @@ def read_dicom(path: str | Path) -> Dataset:
             sop_class = dataset.get("SOPClassUID")
         except Exception as error:  # pydicom raises many types on corrupt input
             reason = "truncated or corrupt" if has_marker else "not a DICOM file"
-            raise DicomError(f"{reason} ({type(error).__name__}: {str(error)[:160]})", path) from None
+            raise DicomError(
+                f"{reason} ({type(error).__name__}: {str(error)[:160]})", path
+            ) from None
         if not has_marker and not sop_class:
             raise DicomError("not a DICOM file (no DICM marker and no SOP Class UID)", path)
         _check_values(dataset, path)
@@ -273,7 +275,9 @@ def pixel_data(dataset: Dataset, path: str | Path) -> np.ndarray:
         raise DicomError(
             f"pixel data cannot be decoded ({type(error).__name__}: {str(error)[:160]})", path
         ) from None
-    n_values = frames * int(dataset.Rows) * int(dataset.Columns) * int(dataset.get("SamplesPerPixel") or 1)
+    n_values = (
+        frames * int(dataset.Rows) * int(dataset.Columns) * int(dataset.get("SamplesPerPixel") or 1)
+    )
     if pixels.size != n_values:
         raise DicomError(
             f"pixel data decode to {pixels.size} values, but the header declares {frames} "

@@ -315,7 +315,10 @@ def _schema_problem(data: object) -> str | None:
         if not isinstance(column["name"], str) or column.get("kind") not in kinds:
             return f"column {index} needs a text name and a kind among {sorted(kinds)}"
         bounds = (column.get("minimum"), column.get("maximum"))
-        if any(b is not None and (isinstance(b, bool) or not isinstance(b, int | float)) for b in bounds):
+        if any(
+            b is not None and (isinstance(b, bool) or not isinstance(b, int | float))
+            for b in bounds
+        ):
             return f"column {column['name']!r}: minimum and maximum must be numbers or null"
         categories = column.get("categories", [])
         if not isinstance(categories, list) or not all(isinstance(c, str) for c in categories):
