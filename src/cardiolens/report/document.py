@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from cardiolens.core.errors import InputError, ParameterError, naming_file
+from cardiolens.io.atomic import write_bytes_atomic, write_text_atomic
 from cardiolens.report.html import write_html
 from cardiolens.report.schema import validate_report
 
@@ -79,9 +80,9 @@ def write_report(
         if stale.stem not in figures:
             stale.unlink()
     for name, png in figures.items():
-        (figure_dir / f"{name}.png").write_bytes(png)
+        write_bytes_atomic(figure_dir / f"{name}.png", png)
     json_path = out / REPORT_JSON
-    json_path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_text_atomic(json_path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
     html_path = write_html(out / REPORT_HTML, data, figures)
     return json_path, html_path
 

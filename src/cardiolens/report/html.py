@@ -14,6 +14,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from cardiolens.io.atomic import write_text_atomic
+
 __all__ = ["FIGURE_TITLES", "render_html", "write_html"]
 
 FIGURE_TITLES: dict[str, str] = {
@@ -351,5 +353,5 @@ def render_html(report: Mapping[str, Any], figures: Mapping[str, bytes]) -> str:
 def write_html(path: str | Path, report: Mapping[str, Any], figures: Mapping[str, bytes]) -> Path:
     """Write :func:`render_html` to ``path`` (UTF-8) and return the path."""
     path = Path(path)
-    path.write_text(render_html(report, figures), encoding="utf-8")
+    write_text_atomic(path, render_html(report, figures))
     return path
