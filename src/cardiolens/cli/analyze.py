@@ -72,7 +72,10 @@ def analyze(
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
 ) -> None:
     """Run every applicable stage and write report.json, report.html, SR and SEG."""
+    from cardiolens.audit import find_key
     from cardiolens.pipeline import analyze_study
+
+    find_key(required=True)  # no audit key: say so before the analysis, not after it
 
     report = analyze_study(
         path,
