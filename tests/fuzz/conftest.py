@@ -19,6 +19,17 @@ FUZZ_SCALE = max(1, int(os.environ.get("CARDIOLENS_FUZZ_SCALE", "1")))
 FUZZ_SEED = int(os.environ.get("CARDIOLENS_FUZZ_SEED", "13"))
 
 
+def pytest_terminal_summary(terminalreporter) -> None:
+    from tests.fuzz.harness import SESSION
+
+    if SESSION["inputs"]:
+        terminalreporter.write_line(
+            f"fuzz: {SESSION['inputs']} mutated inputs (scale {FUZZ_SCALE}, seed {FUZZ_SEED}): "
+            f"{SESSION['results']} read, {SESSION['errors']} one-line CardiolensError, "
+            f"{SESSION['findings']} findings"
+        )
+
+
 def rng_for(test: str, index: int) -> np.random.Generator:
     """The generator of mutant ``index`` of ``test``: reproducible from the seed alone."""
     return np.random.default_rng([FUZZ_SEED, sum(map(ord, test)), index])

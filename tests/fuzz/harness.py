@@ -26,6 +26,10 @@ def _alarm(signum, frame):  # noqa: ARG001 (signal handler signature)
     raise ReadTimeout(f"read ran past {READ_LIMIT_S} s")
 
 
+#: Outcomes over the whole session, printed in pytest's terminal summary.
+SESSION = {"inputs": 0, "results": 0, "errors": 0, "findings": 0}
+
+
 @dataclass
 class FuzzTally:
     """Outcomes of a fuzz run: results, clean errors and findings (with their input)."""
@@ -59,6 +63,9 @@ class FuzzTally:
             signal.signal(signal.SIGALRM, previous)
 
     def assert_clean(self, minimum: int) -> None:
+        for key, value in (("inputs", self.total), ("results", self.results),
+                           ("errors", self.errors), ("findings", len(self.findings))):  # fmt: skip
+            SESSION[key] += value
         assert not self.findings, f"{len(self.findings)} finding(s):\n" + "\n".join(
             self.findings[:5]
         )

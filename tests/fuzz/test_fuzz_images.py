@@ -33,19 +33,26 @@ def _byte_mutants(seed, folder, test, n, header_bytes):
         yield path
 
 
+def _attribute_mutant(seed, target, rng) -> bool:
+    """Write ``seed`` with nonsense attributes to ``target``; False when pydicom cannot
+    encode that nonsense (then it is not an input)."""
+    dataset = pydicom.dcmread(seed)
+    mutate_attributes(dataset, rng)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            dataset.save_as(target)
+    except Exception:
+        return False
+    return True
+
+
 def _attribute_mutants(seed, folder, test, n):
     """Write up to ``n`` mutants of ``seed`` whose attributes hold nonsense (valid encoding)."""
     for i in range(n):
-        dataset = pydicom.dcmread(seed)
-        mutate_attributes(dataset, rng_for(test, i))
         path = folder / f"{test}_{i}.dcm"
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                dataset.save_as(path)
-        except Exception:  # pydicom cannot encode this nonsense: not an input
-            continue
-        yield path
+        if _attribute_mutant(seed, path, rng_for(test, i)):
+            yield path
 
 
 def test_nm_multiframe_byte_mutants(spect_seed, tmp_path):
@@ -86,17 +93,8 @@ def test_ct_series_with_damaged_slices(ct_seeds, tmp_path):
         for k, seed in enumerate(ct_seeds):
             target = folder / seed.name
             if k == 0 or rng.random() < 0.3:
-                if rng.random() < 0.5:
-                    dataset = pydicom.dcmread(seed)
-                    mutate_attributes(dataset, rng)
-                    try:
-                        with warnings.catch_warnings():
-                            warnings.simplefilter("ignore")
-                            dataset.save_as(target)
-                        continue
-                    except Exception:
-                        pass
-                target.write_bytes(mutate_bytes(seed.read_bytes(), rng, DICOM_HEADER_BYTES))
+                if not (rng.random() < 0.5 and _attribute_mutant(seed, target, rng)):
+                    target.write_bytes(mutate_bytes(seed.read_bytes(), rng, DICOM_HEADER_BYTES))
             else:
                 shutil.copy(seed, target)
         tally.check(lambda f=folder: load_studies(f), folder, folder.name)
@@ -110,13 +108,7 @@ def test_pet_slice_mutants(pet_seeds, tmp_path):
         folder = tmp_path / f"pet_{i}"
         shutil.copytree(pet_seeds[0].parent, folder)
         victim = folder / pet_seeds[int(rng.integers(0, len(pet_seeds)))].name
-        dataset = pydicom.dcmread(victim)
-        mutate_attributes(dataset, rng)
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                dataset.save_as(victim)
-        except Exception:
+        if not _attribute_mutant(victim, victim, rng):
             victim.write_bytes(mutate_bytes(victim.read_bytes(), rng, 1024))
         tally.check(lambda f=folder: load_studies(f), folder, folder.name)
     tally.assert_clean(count(50))
