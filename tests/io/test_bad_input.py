@@ -226,3 +226,15 @@ def test_slice_positions_far_apart_are_refused_not_resampled(tmp_path):
     ds.save_as(paths[-1])
     with pytest.raises(GeometryError, match="positions are inconsistent"):
         load_studies(tmp_path / "ct")
+
+
+def test_nrrd_declaring_text_encoding_over_binary_data_is_refused(tmp_path, physionet_masks_dir):
+    """Found by fuzzing: SimpleITK segfaults reading raw data declared 'encoding: ascii'."""
+    import SimpleITK as sitk
+
+    path = tmp_path / "image.nrrd"
+    image = sitk.ReadImage(str(physionet_masks_dir / "patient001_0000.nii.gz"))
+    sitk.WriteImage(image, str(path), useCompression=False)
+    path.write_bytes(path.read_bytes().replace(b"encoding: raw", b"encoding: ascii", 1))
+    with pytest.raises(InputError, match="encoding ascii, but the data are not text"):
+        load_studies(path)

@@ -215,7 +215,7 @@ def read_dicom(path: str | Path) -> Dataset:
         if not has_marker and not sop_class:
             raise DicomError("not a DICOM file (no DICM marker and no SOP Class UID)", path)
         _check_values(dataset, path)
-    _check_transfer_syntax(dataset, path)
+        _check_transfer_syntax(dataset, path)
     return dataset
 
 

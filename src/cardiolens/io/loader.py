@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -61,6 +62,50 @@ def _stem(path: Path) -> str:
 
 
 # ---------------------------------------------------------------------- NIfTI / NRRD
+#: NRRD text encodings: ITK's decoder (teem) can crash on a long run of binary bytes in them.
+NRRD_TEXT_ENCODINGS = ("ascii", "text", "txt", "hex")
+NRRD_MAX_HEADER_BYTES = 1 << 16
+_NRRD_TEXT_BYTES = frozenset(b"0123456789abcdefABCDEFinfINFnaNAxX+-.,\t\n\r\f\v ")
+_NRRD_MAX_TOKEN = 64
+
+
+def _check_nrrd(path: Path) -> None:
+    """Refuse a NRRD whose header is unreadable or whose text-encoded data are not text.
+
+    SimpleITK's NRRD reader crashes the process (segmentation fault) on binary data
+    declared ``encoding: ascii``, found by fuzzing; such a file is refused here, before
+    ITK reads it. NRRD format: teem, http://teem.sourceforge.net/nrrd/format.html.
+    """
+    with open(path, "rb") as handle:
+        head = handle.read(NRRD_MAX_HEADER_BYTES)
+    if not head.startswith(b"NRRD"):
+        raise InputError("not a NRRD file (it does not start with the NRRD magic)", path)
+    blank_line = re.search(rb"\r?\n\r?\n", head)
+    if blank_line is None:
+        raise InputError(
+            f"NRRD header without the blank line that ends it in its first "
+            f"{NRRD_MAX_HEADER_BYTES} bytes",
+            path,
+        )
+    text = head[: blank_line.start()].decode("latin-1")
+    fields = dict(
+        (key.strip().lower(), value.strip())
+        for key, sep, value in (line.partition(":") for line in text.splitlines()[1:])
+        if sep and not key.startswith("#")
+    )
+    encoding = fields.get("encoding", "").lower()
+    if encoding not in NRRD_TEXT_ENCODINGS:
+        return
+    if "data file" in fields or "datafile" in fields:
+        raise InputError(f"NRRD with {encoding} data in a separate file is not supported", path)
+    data = path.read_bytes()[blank_line.end() :]
+    if (
+        not _NRRD_TEXT_BYTES.issuperset(data)
+        or max(map(len, data.split()), default=0) > _NRRD_MAX_TOKEN
+    ):
+        raise InputError(f"NRRD header says encoding {encoding}, but the data are not text", path)
+
+
 def _check_declared_size(reader: sitk.ImageFileReader, path: Path) -> None:
     """Refuse a header declaring more than :data:`MAX_VOXELS` values, before reading pixels."""
     size = reader.GetSize()
@@ -77,6 +122,8 @@ def _read_image_series(path: Path) -> Series:
     """One series from a NIfTI/NRRD/MetaImage file; a 4D image's last axis are gates."""
     if not path.is_file():
         raise InputError("file not found", path)
+    if path.name.lower().endswith((".nrrd", ".nhdr")):
+        _check_nrrd(path)
     reader = sitk.ImageFileReader()
     reader.SetFileName(str(path))
     try:
