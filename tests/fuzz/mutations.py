@@ -84,7 +84,11 @@ _BINARY_VRS = {"US", "SS", "UL", "SL", "FL", "FD", "UV", "SV", "AT"}
 def _elements(dataset, depth: int = 0) -> list:
     """(data set, element) pairs of every public attribute except pixel data, recursively."""
     found = []
-    for element in dataset:
+    for tag in list(dataset.keys()):
+        try:
+            element = dataset[tag]
+        except Exception:  # a value an earlier mutation made undecodable: leave it so
+            continue
         if element.tag.is_private or element.tag == 0x7FE00010 or element.tag.group == 0x0002:
             continue
         found.append((dataset, element))

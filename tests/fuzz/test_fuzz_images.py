@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 import warnings
+from pathlib import Path
 
 import pydicom
 import pytest
@@ -209,3 +210,17 @@ def test_label_mask_mutants(nifti_seeds, tmp_path):
     for path in _byte_mutants(nifti_seeds["mask"], tmp_path, "mask", count(60), NIFTI_HEADER_BYTES):
         tally.check(lambda p=path: read_mask(p, reference), path, path.name)
     tally.assert_clean(count(60))
+
+
+def test_every_pydicom_test_file_reads_or_is_one_clean_error():
+    """Foreign files: all of pydicom's test files (CT, MR, RT, SC, US; compressed, big endian,
+    deflated, DICOMDIR, deliberately broken ones) through the loader."""
+    from pydicom.data import get_testdata_files
+
+    files = set()
+    for entry in map(Path, get_testdata_files()):
+        files |= {entry} if entry.is_file() else {p for p in entry.rglob("*") if p.is_file()}
+    tally = FuzzTally()
+    for path in sorted(files):
+        tally.check(lambda p=path: load_studies(p), path, path.name)
+    tally.assert_clean(150)

@@ -140,7 +140,8 @@ def _read_image_series(path: Path) -> Series:
     dimension = image.GetDimension()
     metadata = {"units": "", "files": [str(path)], "series_description": _stem(path)}
     if dimension == 3:
-        volume = Volume.from_sitk(image, metadata=metadata)
+        with naming_file(path):
+            volume = Volume.from_sitk(image, metadata=metadata)
         gates: list[Volume] = []
     elif dimension == 4:
         array = sitk.GetArrayFromImage(image)  # (t, z, y, x)
@@ -150,14 +151,12 @@ def _read_image_series(path: Path) -> Series:
             "origin_mm": image.GetOrigin()[:3],
             "direction": direction,
         }
-        try:
+        with naming_file(path):
             gates = [
                 Volume(a, **geometry, metadata={**metadata, "gate_index": i})
                 for i, a in enumerate(array)
             ]
-        except GeometryError as error:
-            raise GeometryError(error.message, path) from None
-        volume = Volume(array.sum(axis=0), **geometry, metadata=metadata)
+            volume = Volume(array.sum(axis=0), **geometry, metadata=metadata)
     else:
         raise InputError(f"expected a 3D or 4D image; got {dimension}D", path)
     series = Series(
