@@ -24,9 +24,9 @@ def pytest_terminal_summary(terminalreporter) -> None:
 
     if SESSION["inputs"]:
         terminalreporter.write_line(
-            f"fuzz: {SESSION['inputs']} mutated inputs (scale {FUZZ_SCALE}, seed {FUZZ_SEED}): "
-            f"{SESSION['results']} read, {SESSION['errors']} one-line CardiolensError, "
-            f"{SESSION['findings']} findings"
+            f"fuzz: {SESSION['inputs']} mutated inputs (scale {FUZZ_SCALE}, seed {FUZZ_SEED}) "
+            f"and {SESSION['foreign']} foreign files: {SESSION['results']} read, "
+            f"{SESSION['errors']} one-line CardiolensError, {SESSION['findings']} findings"
         )
 
 

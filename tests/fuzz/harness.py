@@ -27,7 +27,7 @@ def _alarm(signum, frame):  # noqa: ARG001 (signal handler signature)
 
 
 #: Outcomes over the whole session, printed in pytest's terminal summary.
-SESSION = {"inputs": 0, "results": 0, "errors": 0, "findings": 0}
+SESSION = {"inputs": 0, "foreign": 0, "results": 0, "errors": 0, "findings": 0}
 
 
 @dataclass
@@ -62,9 +62,12 @@ class FuzzTally:
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, previous)
 
-    def assert_clean(self, minimum: int) -> None:
-        for key, value in (("inputs", self.total), ("results", self.results),
-                           ("errors", self.errors), ("findings", len(self.findings))):  # fmt: skip
+    def assert_clean(self, minimum: int, mutated: bool = True) -> None:
+        """No findings and at least ``minimum`` inputs; ``mutated`` False for unaltered
+        foreign files (counted apart in the session summary)."""
+        for key, value in (("inputs" if mutated else "foreign", self.total),
+                           ("results", self.results), ("errors", self.errors),
+                           ("findings", len(self.findings))):  # fmt: skip
             SESSION[key] += value
         assert not self.findings, f"{len(self.findings)} finding(s):\n" + "\n".join(
             self.findings[:5]
