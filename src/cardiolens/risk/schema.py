@@ -310,9 +310,14 @@ def _schema_problem(data: object) -> str | None:
     fields = {f.name for f in dataclasses.fields(ColumnSpec)}
     kinds = {k.value for k in ColumnKind}
     for index, column in enumerate(columns):
-        if not isinstance(column, dict) or not fields.issuperset(column) or "name" not in column:
-            return f"column {index} must be an object with keys among {sorted(fields)}"
-        if not isinstance(column["name"], str) or column.get("kind") not in kinds:
+        required = {"name", "kind", "categories"}
+        if not isinstance(column, dict) or not fields.issuperset(column) or required - set(column):
+            return (
+                f"column {index} must be an object with keys {sorted(required)} and others "
+                f"among {sorted(fields - required)}"
+            )
+        kind = column["kind"]
+        if not isinstance(column["name"], str) or not isinstance(kind, str) or kind not in kinds:
             return f"column {index} needs a text name and a kind among {sorted(kinds)}"
         bounds = (column.get("minimum"), column.get("maximum"))
         if any(
@@ -320,7 +325,7 @@ def _schema_problem(data: object) -> str | None:
             for b in bounds
         ):
             return f"column {column['name']!r}: minimum and maximum must be numbers or null"
-        categories = column.get("categories", [])
+        categories = column["categories"]
         if not isinstance(categories, list) or not all(isinstance(c, str) for c in categories):
             return f"column {column['name']!r}: categories must be a list of text codes"
         if not all(isinstance(column.get(k, ""), str) for k in ("unit", "description")):
