@@ -5,7 +5,9 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 DEMO_OUT ?= demo_output
 
-.PHONY: install demo test bench lint clean
+FUZZ_SCALE ?= 20
+
+.PHONY: install demo test fuzz bench lint clean
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,6 +23,9 @@ demo: install
 
 test: install
 	$(BIN)/python -m pytest
+
+fuzz: install   # long run: FUZZ_SCALE x the CI mutants (CARDIOLENS_FUZZ_SEED to vary them)
+	CARDIOLENS_FUZZ_SCALE=$(FUZZ_SCALE) $(BIN)/python -m pytest tests/fuzz
 
 bench: install
 	$(BIN)/python benchmarks/run_all.py

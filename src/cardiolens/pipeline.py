@@ -15,6 +15,7 @@ from __future__ import annotations
 import getpass
 import logging
 import platform
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -563,7 +564,9 @@ def _context(outputs: _Outputs, clinical: Mapping[str, Any] | None) -> dict[str,
     context = {
         "patient": patient_context([h for h in headers.values() if h is not None], clinical),
         "acquisitions": [
-            acquisition_context(key, series, headers[key], _gates(outputs.sections.get("nuclear"), key))
+            acquisition_context(
+                key, series, headers[key], _gates(outputs.sections.get("nuclear"), key)
+            )
             for key, series in outputs.sources.items()
         ],
     }
@@ -748,24 +751,29 @@ def analyze_study(
         data["quality_flags"] = outputs.flags
         data["narrative"] = build_narrative(data).to_json()
         data["provenance"]["run_time_s"] = round(time.perf_counter() - start, 3)
+        # report hashed and audited from a hidden staging copy; only the audited report,
+        # carrying its entry's head, appears in out (an interrupted run leaves none)
+        with tempfile.TemporaryDirectory(prefix=".report-", dir=out) as staging:
+            json_path, html_path = write_report(staging, data, outputs.figures)
+            step("audit log")
+            written = [json_path, html_path, *([sr_path] if sr_path else []), *seg_paths]
+            entry = AuditLog(audit_path).append(
+                "analyze",
+                user=user or getpass.getuser(),
+                software_version=__version__,
+                model_versions={m["name"]: m["version"] for m in outputs.models},
+                input_hashes={i["path"]: i["sha256"] for i in data["provenance"]["inputs"]},
+                output_hashes={p.name: sha256_file(p) for p in written},
+                details={
+                    "report_id": data["report_id"],
+                    "source": str(source),
+                    "out_dir": str(out),
+                    "analyses": analyses,
+                    "failed": [f["item"] for f in outputs.failed],
+                },
+            )
+        data["provenance"]["audit"]["head"] = entry.head  # receipt: audit verify --head
         json_path, html_path = write_report(out, data, outputs.figures)
-        step("audit log")
-        written = [json_path, html_path, *([sr_path] if sr_path else []), *seg_paths]
-        AuditLog(audit_path).append(
-            "analyze",
-            user=user or getpass.getuser(),
-            software_version=__version__,
-            model_versions={m["name"]: m["version"] for m in outputs.models},
-            input_hashes={i["path"]: i["sha256"] for i in data["provenance"]["inputs"]},
-            output_hashes={p.name: sha256_file(p) for p in written},
-            details={
-                "report_id": data["report_id"],
-                "source": str(source),
-                "out_dir": str(out),
-                "analyses": analyses,
-                "failed": [f["item"] for f in outputs.failed],
-            },
-        )
     logger.info("report written to %s", html_path)
     return Report(
         data=data,

@@ -9,7 +9,7 @@ import pytest
 from pydicom.uid import generate_uid
 
 from cardiolens.cli import main
-from cardiolens.core import DicomError, InputError, Volume
+from cardiolens.core import DicomError, GeometryError, InputError, Volume
 from cardiolens.io import load_studies, load_study, write_ct_series, write_nifti
 
 STUDY_UID = "1.2.826.0.1.3680043.8.498.11"
@@ -186,3 +186,55 @@ def test_masks_and_reports_beside_dicom_are_not_failures(tmp_path):
     write_nifti(volume, tmp_path / "ct" / "masks" / "mask.nii.gz")
     study = load_study(tmp_path / "ct")
     assert len(study.series) == 1 and not study.failed_files and not study.warnings
+
+
+def test_invalid_number_in_a_header_names_the_attribute():
+    """pydicom's badVR.dcm holds NumberOfFrames '1A' (was: ValueError from int())."""
+    from pydicom.data import get_testdata_file
+
+    path = get_testdata_file("badVR.dcm")
+    with pytest.raises(DicomError, match=r"NumberOfFrames \(0028,0008\) holds '1A'") as error:
+        load_studies(path)
+    assert str(error.value).startswith(f"{path}:")
+
+
+def test_corrupt_transfer_syntax_uid_is_named(tmp_path, physionet_dicom_dir):
+    """Two bytes of the transfer syntax UID overwritten (was: 'UID is not a transfer syntax')."""
+    data = bytearray(sorted(physionet_dicom_dir.glob("*.dcm"))[0].read_bytes())
+    at = data.index(b"1.2.840.10008.1.2")
+    data[at + 5 : at + 7] = b"XY"
+    path = tmp_path / "corrupt.dcm"
+    path.write_bytes(bytes(data))
+    with pytest.raises(DicomError, match="'1.2.8XY.10008.1.2' is not a DICOM transfer syntax"):
+        load_studies(path)
+
+
+def test_several_values_where_one_is_allowed(tmp_path, physionet_dicom_dir):
+    ds = pydicom.dcmread(sorted(physionet_dicom_dir.glob("*.dcm"))[0])
+    ds.InstanceNumber = [1, 2]
+    ds.save_as(tmp_path / "vm.dcm")
+    with pytest.raises(DicomError, match=r"InstanceNumber \(0020,0013\) holds 2 values"):
+        load_studies(tmp_path / "vm.dcm")
+
+
+def test_slice_positions_far_apart_are_refused_not_resampled(tmp_path):
+    """One slice 10 m away would make a uniform 2 mm grid of 5000 slices: refused, not filled."""
+    volume = Volume(np.zeros((5, 4, 4), np.float32), (2.0, 1.0, 1.0), modality="CT")
+    paths = write_ct_series(tmp_path / "ct", volume, patient_id="P", study_uid=generate_uid())
+    ds = pydicom.dcmread(paths[-1])
+    ds.ImagePositionPatient = [0.0, 0.0, 10000.0]
+    ds.save_as(paths[-1])
+    with pytest.raises(GeometryError, match="positions are inconsistent"):
+        load_studies(tmp_path / "ct")
+
+
+def test_nrrd_declaring_text_encoding_over_binary_data_is_refused(tmp_path, physionet_masks_dir):
+    """Found by fuzzing: SimpleITK segfaults reading raw data declared 'encoding: ascii'."""
+    import SimpleITK as sitk
+
+    path = tmp_path / "image.nrrd"
+    image = sitk.ReadImage(str(physionet_masks_dir / "patient001_0000.nii.gz"))
+    sitk.WriteImage(image, str(path), useCompression=False)
+    path.write_bytes(path.read_bytes().replace(b"encoding: raw", b"encoding: ascii", 1))
+    with pytest.raises(InputError, match="encoding ascii, but the data are not text"):
+        load_studies(path)

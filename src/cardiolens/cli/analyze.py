@@ -29,12 +29,19 @@ def _read_clinical(path: Path | None) -> dict | None:
         return None
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as error:
+    except (OSError, UnicodeDecodeError, ValueError) as error:  # JSONDecodeError is a ValueError
         raise InputError(
-            f"cannot read the clinical variables as JSON ({error})", path=path
+            f"cannot read the clinical variables as JSON ({str(error)[:160]})", path=path
         ) from None
     if not isinstance(data, dict):
         raise InputError("the clinical file must hold one JSON object {name: value}", path=path)
+    for name, value in data.items():
+        if value is not None and not isinstance(value, str | int | float):
+            raise InputError(
+                f"clinical variable {name!r} must be a number, text or null; got "
+                f"{type(value).__name__}",
+                path=path,
+            )
     return data
 
 
@@ -71,7 +78,10 @@ def analyze(
     quiet: QuietOption = False,
 ) -> None:
     """Run every applicable stage and write report.json, report.html, SR and SEG."""
+    from cardiolens.audit import find_key
     from cardiolens.pipeline import analyze_study
+
+    find_key(required=True)  # no audit key: say so before the analysis, not after it
 
     report = analyze_study(
         path,

@@ -24,8 +24,20 @@ def deidentify(
     ] = False,
     allow_burned_in: Annotated[
         bool,
-        typer.Option("--allow-burned-in", help="Process files flagged BurnedInAnnotation YES."),
+        typer.Option(
+            "--allow-burned-in",
+            help="Process images whose pixels may show PHI (BurnedInAnnotation or "
+            "RecognizableVisualFeatures YES, screen captures, scans); they are listed.",
+        ),
     ] = False,
+    private: Annotated[
+        str,
+        typer.Option(
+            "--private",
+            help="remove: every private attribute (default); retain-safe: keep those of "
+            "PS3.15 Table E.3.10-1.",
+        ),
+    ] = "remove",
     keep_private: Annotated[
         list[str] | None,
         typer.Option("--keep-private", help="Private tag to keep, GGGG,EEEE (repeatable)."),
@@ -41,6 +53,7 @@ def deidentify(
         shift_dates=shift_dates,
         allow_burned_in=allow_burned_in,
         keep_private=keep_private or (),
+        private=private,
     )
     typer.echo(
         f"de-identified {len(report.files_written)} file(s) into {report.output_path}; "
@@ -48,6 +61,8 @@ def deidentify(
     )
     if report.skipped:
         typer.echo(f"{len(report.skipped)} non-DICOM file(s) not copied", err=True)
+    for path, reason in report.pixel_phi.items():
+        typer.echo(f"pixels not cleaned, check them: {path}: {reason}", err=True)
 
 
 def register(app: typer.Typer) -> None:

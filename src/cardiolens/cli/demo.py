@@ -167,6 +167,10 @@ def demo(
     from rich.console import Console
     from rich.table import Table
 
+    from cardiolens.audit import find_key, write_key_file
+
+    if find_key(required=False) is None:  # first run: a key as 'cardiolens audit keygen' makes
+        typer.echo(f"no audit key yet; created {write_key_file()} (keep it private)", err=True)
     result = run_demo(out, seed=seed, spect_method="osem" if osem else "image_space")
     table = Table(title="cardiolens demo: measured vs true (digital phantom)")
     for column in ("quantity", "measured", "true", "note"):

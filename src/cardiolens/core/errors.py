@@ -6,6 +6,7 @@ where one exists, the fix. The CLI prints ``str(error)`` on one line and exits 2
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,12 +18,14 @@ class CardiolensError(Exception):
     Parameters
     ----------
     message
-        What is wrong, in words a user understands.
+        What is wrong, in words a user understands; line breaks (from a library's
+        message quoted in it) become spaces, so the error prints on one line.
     path
         The file or folder concerned, if any; it prefixes the message.
     """
 
     def __init__(self, message: str, path: str | Path | None = None) -> None:
+        message = re.sub(r"\s*[\r\n]+\s*", " ", str(message)).strip()
         self.message = message
         self.path = None if path is None else Path(path)
         super().__init__(f"{self.path}: {message}" if self.path is not None else message)

@@ -9,14 +9,24 @@ column), applied at every nesting level of sequences. Further choices:
   in every run, study and file that uses the same secret (PS3.5 B.2 UUID form).
 * PatientID and PatientName (action Z, "zero length or dummy") get a keyed
   pseudonym, so studies of one patient stay linked.
-* Private attributes are removed unless whitelisted (``keep_private``).
+* Private attributes are all removed (the default), or, with ``private="retain-safe"``,
+  those of PS3.15 Table E.3.10-1 are kept (Retain Safe Private Option, E.3.10; the list
+  in ``deid_safe_private.json``, matched by private creator, group and element
+  offset); ``keep_private`` names further private tags to keep.
 * With ``shift_dates``, every DA/DT attribute of the table is shifted by a
   per-patient offset of -1 to -365 days from HMAC(secret, PatientID), and
   times are kept (Retain Longitudinal Temporal Information with Modified Dates
   Option, PS3.15 E.3.6); otherwise dates and times follow the table.
-* Pixel data are never touched (bit-exact); files with BurnedInAnnotation YES
-  are refused unless ``allow_burned_in``; a CSV log records each change with a
+* Pixel data are never touched (bit-exact), so images whose pixels may show
+  identifying text or a face are refused unless ``allow_burned_in``, and then listed
+  (report, log, CLI): BurnedInAnnotation YES, RecognizableVisualFeatures YES,
+  secondary capture SOP classes (screen captures, scanned documents) and
+  ConversionType WSD/SD/SI/DRW/DV (PS3.15 E.1.1 item 6 leaves pixel PHI to the
+  application; PS3.3 C.8.6.1 Conversion Type). A CSV log records each change with a
   keyed hash of the old value, never the value itself.
+* Every output file (DICOM and log) is written to a hidden temporary name and renamed
+  when complete (:mod:`cardiolens.io.atomic`): an interrupted run leaves no file that
+  looks complete, and a rerun replaces what was written.
 """
 
 from __future__ import annotations
@@ -42,16 +52,20 @@ from pydicom.tag import BaseTag
 
 from cardiolens import __version__
 from cardiolens.core.errors import DicomError, InputError, ParameterError
-from cardiolens.io.dicom_files import read_dicom
+from cardiolens.io.atomic import atomic_path, remove_partials
+from cardiolens.io.dicom_files import quiet_pydicom, read_dicom
 
 __all__ = [
     "Action",
     "DeidentificationReport",
+    "PRIVATE_OPTIONS",
     "ProfileEntry",
     "basic_profile",
     "deidentify",
+    "pixel_phi_reason",
     "profile_entry",
     "resolve_action",
+    "safe_private_attributes",
 ]
 
 logger = logging.getLogger(__name__)
@@ -65,6 +79,23 @@ DUMMY_BY_VR = {
     "PN": "ANONYMOUS",
     "IS": "0",
     "DS": "0",
+}
+PRIVATE_OPTIONS = ("remove", "retain-safe")
+#: Secondary capture SOP classes (PS3.4 B.5): screen captures, scanned documents, drawings.
+SECONDARY_CAPTURE_CLASSES = {
+    "1.2.840.10008.5.1.4.1.1.7": "Secondary Capture Image",
+    "1.2.840.10008.5.1.4.1.1.7.1": "Multi-frame Single Bit Secondary Capture",
+    "1.2.840.10008.5.1.4.1.1.7.2": "Multi-frame Grayscale Byte Secondary Capture",
+    "1.2.840.10008.5.1.4.1.1.7.3": "Multi-frame Grayscale Word Secondary Capture",
+    "1.2.840.10008.5.1.4.1.1.7.4": "Multi-frame True Color Secondary Capture",
+}
+#: ConversionType values (PS3.3 C.8.6.1) of captured screens and scanned pages.
+SCREEN_CONVERSION_TYPES = {
+    "WSD": "workstation screen capture",
+    "SD": "scanned document",
+    "SI": "scanned image",
+    "DRW": "drawing",
+    "DV": "digitized video",
 }
 TEXT_VRS = {"AE", "AS", "CS", "LO", "LT", "SH", "ST", "UC", "UT", "UR"}
 #: Attributes that are Type 1 or Type 2 in the CT, NM and PET image IODs (PS3.3 A.3, A.5, A.21),
@@ -145,9 +176,60 @@ def resolve_action(entry: ProfileEntry, modality: str) -> str:
     return parts[0]
 
 
+@cache
+def safe_private_attributes() -> frozenset[tuple[str, int, int]]:
+    """``(private creator, group, element offset)`` of PS3.15 Table E.3.10-1 kept by
+    the Retain Safe Private Option."""
+    text = resources.files("cardiolens.io").joinpath("deid_safe_private.json").read_text()
+    return frozenset(
+        (row["creator"], int(row["group"], 16), int(row["element"], 16))
+        for row in json.loads(text)["attributes"]
+    )
+
+
+def _safe_private_tags(ds: Dataset) -> set[int]:
+    """Tags of ``ds``'s private attributes on the safe list, with their creator elements."""
+    safe = safe_private_attributes()
+    kept: set[int] = set()
+    for elem in ds:
+        tag = elem.tag
+        if not tag.is_private or tag.element < 0x1000:  # 0x0010-0x00FF: creators
+            continue
+        creator_tag = (tag.group << 16) | (tag.element >> 8)
+        creator = ds.get(creator_tag)
+        name = str(creator.value).strip() if creator is not None else ""
+        if (name, tag.group, tag.element & 0xFF) in safe:
+            kept.update((int(tag), creator_tag))
+    return kept
+
+
+def pixel_phi_reason(ds: Dataset) -> str | None:
+    """Why the pixels of ``ds`` may show identifying text or a face, or None.
+
+    BurnedInAnnotation (0028,0301) or RecognizableVisualFeatures (0028,0302) YES, a
+    secondary capture SOP class, or a screen/scan ConversionType (0008,0064).
+    """
+    reasons = []
+    for keyword in ("BurnedInAnnotation", "RecognizableVisualFeatures"):
+        if str(ds.get(keyword, "")).strip().upper() == "YES":
+            reasons.append(f"{keyword} YES")
+    sop_class = str(ds.get("SOPClassUID", "")).strip()
+    if sop_class in SECONDARY_CAPTURE_CLASSES:
+        reasons.append(f"{SECONDARY_CAPTURE_CLASSES[sop_class]} (screen capture or scan)")
+    conversion = str(ds.get("ConversionType", "")).strip().upper()
+    if conversion in SCREEN_CONVERSION_TYPES:
+        reasons.append(f"ConversionType {conversion} ({SCREEN_CONVERSION_TYPES[conversion]})")
+    return "; ".join(reasons) or None
+
+
 @dataclass(frozen=True)
 class DeidentificationReport:
-    """What :func:`deidentify` did."""
+    """What :func:`deidentify` did.
+
+    ``pixel_phi`` lists ``{file: reason}`` for the images whose pixels may show
+    identifying text or a face, processed because ``allow_burned_in`` was given
+    (their pixels were not cleaned); ``burned_in_allowed`` holds the same files.
+    """
 
     output_path: Path
     files_written: tuple[Path, ...]
@@ -156,6 +238,8 @@ class DeidentificationReport:
     skipped: dict[str, str] = field(default_factory=dict)
     burned_in_allowed: tuple[Path, ...] = ()
     shift_dates: bool = False
+    pixel_phi: dict[str, str] = field(default_factory=dict)
+    private: str = "remove"
 
 
 class _Keys:
@@ -211,11 +295,17 @@ class _Cleaner:
     """Applies the profile to data sets and records every change."""
 
     def __init__(
-        self, keys: _Keys, shift_dates: bool, keep_private: set[int], writer: csv.writer
+        self,
+        keys: _Keys,
+        shift_dates: bool,
+        keep_private: set[int],
+        writer: csv.writer,
+        retain_safe_private: bool = False,
     ) -> None:
         self.keys = keys
         self.shift_dates = shift_dates
         self.keep_private = keep_private
+        self.retain_safe_private = retain_safe_private
         self.writer = writer
         self.n_changes = 0
         self.file = ""
@@ -281,10 +371,13 @@ class _Cleaner:
 
     def clean(self, ds: Dataset) -> None:
         """Apply the profile to ``ds`` and, recursively, to its sequence items."""
+        kept_private = self.keep_private | (
+            _safe_private_tags(ds) if self.retain_safe_private else set()
+        )
         for elem in list(ds):
             tag = elem.tag
             if tag.is_private:
-                if int(tag) not in self.keep_private:
+                if int(tag) not in kept_private:
                     self._log(elem, "X (private)", elem.value if elem.VR != "SQ" else "sequence")
                     del ds[tag]
                 continue
@@ -325,14 +418,17 @@ class _Cleaner:
         return False
 
 
-def _mark_deidentified(ds: Dataset, shift_dates: bool) -> None:
+def _mark_deidentified(ds: Dataset, shift_dates: bool, retain_safe_private: bool) -> None:
     """Patient Identity Removed and De-identification Method attributes (PS3.15 E.1.1 item 7)."""
     ds.PatientIdentityRemoved = "YES"
     method = f"cardiolens {__version__} PS3.15 E.1 basic profile"
-    ds.DeidentificationMethod = method + (", dates shifted" if shift_dates else "")
+    options = [("dates shifted", shift_dates), ("safe private retained", retain_safe_private)]
+    ds.DeidentificationMethod = method + "".join(f", {text}" for text, on in options if on)
     codes = [("113100", "Basic Application Confidentiality Profile")]
     if shift_dates:
         codes.append(("113107", "Retain Longitudinal Temporal Information Modified Dates Option"))
+    if retain_safe_private:
+        codes.append(("113111", "Retain Safe Private Option"))
     items = []
     for value, meaning in codes:
         item = Dataset()
@@ -371,6 +467,28 @@ def _inputs(input_path: Path) -> tuple[Path, list[Path]]:
     raise InputError("no such file or folder", input_path)
 
 
+def _refuse_pixel_phi(flagged: dict[str, str]) -> None:
+    first, reason = next(iter(flagged.items()))
+    others = f" and {len(flagged) - 1} more file(s)" if len(flagged) > 1 else ""
+    raise DicomError(
+        f"the pixels may show identifying text or a face ({reason}){others}; pixel data are "
+        "not cleaned: remove these images, or check them and pass --allow-burned-in",
+        first,
+    )
+
+
+def _save(ds: Dataset, target: Path) -> None:
+    """Write ``ds`` to ``target`` atomically; DicomError when pydicom cannot encode it."""
+    try:
+        with atomic_path(target) as temporary, quiet_pydicom():
+            ds.save_as(temporary)
+    except (ValueError, TypeError, AttributeError, OverflowError) as error:
+        raise DicomError(
+            f"cannot write the de-identified file ({type(error).__name__}: {str(error)[:160]})",
+            target,
+        ) from None
+
+
 def deidentify(
     input_path: str | Path,
     output_path: str | Path,
@@ -379,6 +497,7 @@ def deidentify(
     shift_dates: bool = False,
     allow_burned_in: bool = False,
     keep_private: Sequence[str] = (),
+    private: str = "remove",
 ) -> DeidentificationReport:
     """De-identify a DICOM file or folder into ``output_path`` (folder structure kept).
 
@@ -394,19 +513,27 @@ def deidentify(
     shift_dates
         Shift dates by a per-patient offset (-1 to -365 days) and keep times.
     allow_burned_in
-        Process files whose BurnedInAnnotation is YES (after checking the pixels).
+        Process images whose pixels may show PHI (see :func:`pixel_phi_reason`) after
+        checking them; they are listed in the report and the log.
     keep_private
         Private tags to keep, as ``"GGGG,EEEE"``.
+    private
+        ``"remove"`` (default) every private attribute, or ``"retain-safe"`` to keep
+        those of PS3.15 Table E.3.10-1 (Retain Safe Private Option).
 
     Raises
     ------
     DicomError
-        A file flagged BurnedInAnnotation YES (naming it) or a single corrupt file.
+        An image whose pixels may show PHI (naming it) or a single corrupt file.
     """
     if len(secret or "") < MIN_SECRET_LENGTH:
         raise ParameterError(
             f"the de-identification secret must have at least {MIN_SECRET_LENGTH} characters; "
             f"pass --secret or set CARDIOLENS_DEID_SECRET"
+        )
+    if private not in PRIVATE_OPTIONS:
+        raise ParameterError(
+            f"--private must be one of {', '.join(PRIVATE_OPTIONS)}; got {private!r}"
         )
     input_path, output_path = Path(input_path), Path(output_path)
     root, candidates = _inputs(input_path)
@@ -423,22 +550,23 @@ def deidentify(
             if input_path.is_file():
                 raise
             skipped[str(path)] = error.message
-    burned = [p for p, ds in datasets if str(ds.get("BurnedInAnnotation", "")).upper() == "YES"]
-    if burned and not allow_burned_in:
-        raise DicomError(
-            f"BurnedInAnnotation is YES: the pixels may show identifying text "
-            f"({len(burned)} such file(s)); check them and pass --allow-burned-in",
-            burned[0],
-        )
+    flagged = {str(p): reason for p, ds in datasets if (reason := pixel_phi_reason(ds))}
+    if flagged and not allow_burned_in:
+        _refuse_pixel_phi(flagged)
     if not datasets:
         raise InputError("no DICOM file to de-identify", input_path)
     output_path.mkdir(parents=True, exist_ok=True)
+    removed = remove_partials(output_path)
+    if removed:
+        logger.warning(
+            "removed %d partial file(s) of an interrupted run in %s", removed, output_path
+        )
     log_path = output_path / LOG_NAME
     written: list[Path] = []
-    with open(log_path, "w", newline="") as handle:
+    with atomic_path(log_path) as log_temporary, open(log_temporary, "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["file", "tag", "keyword", "action", "old_value_hmac", "new_value"])
-        cleaner = _Cleaner(keys, shift_dates, kept_private, writer)
+        cleaner = _Cleaner(keys, shift_dates, kept_private, writer, private == "retain-safe")
         for path, ds in datasets:
             patient_id = str(ds.get("PatientID", ""))
             identifiers = [patient_id, *re.split(r"[\^ ]+", str(ds.get("PatientName", "")))]
@@ -447,13 +575,16 @@ def deidentify(
             cleaner.modality = str(ds.get("Modality", ""))
             relative = _output_name(path.relative_to(root), keys, identifiers, cleaner.pseudonym)
             cleaner.file = str(relative)
+            if str(path) in flagged:
+                writer.writerow(
+                    [cleaner.file, "", "PixelData", "NOT CLEANED", "", flagged[str(path)]]
+                )
             cleaner.clean(ds)
             if "SOPInstanceUID" in ds and hasattr(ds, "file_meta"):
                 ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-            _mark_deidentified(ds, shift_dates)
+            _mark_deidentified(ds, shift_dates, private == "retain-safe")
             target = output_path / relative
-            target.parent.mkdir(parents=True, exist_ok=True)
-            ds.save_as(target)
+            _save(ds, target)
             written.append(target)
     for path, reason in skipped.items():
         logger.warning("not copied (not DICOM): %s: %s", path, reason)
@@ -464,6 +595,8 @@ def deidentify(
         n_changes=cleaner.n_changes,
         log_path=log_path,
         skipped=skipped,
-        burned_in_allowed=tuple(burned),
+        burned_in_allowed=tuple(Path(p) for p in flagged),
         shift_dates=shift_dates,
+        pixel_phi=flagged,
+        private=private,
     )

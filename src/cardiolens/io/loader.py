@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -15,10 +16,12 @@ from cardiolens.core.errors import (
     GeometryError,
     InputError,
     ParameterError,
+    naming_file,
 )
 from cardiolens.core.study import Series, Study
 from cardiolens.core.volume import Volume
 from cardiolens.io.dicom_files import (
+    MAX_VOXELS,
     NM_IMAGE_STORAGE,
     DicomFile,
     pixel_data,
@@ -59,15 +62,77 @@ def _stem(path: Path) -> str:
 
 
 # ---------------------------------------------------------------------- NIfTI / NRRD
+#: NRRD text encodings: ITK's decoder (teem) can crash on a long run of binary bytes in them.
+NRRD_TEXT_ENCODINGS = ("ascii", "text", "txt", "hex")
+NRRD_MAX_HEADER_BYTES = 1 << 16
+_NRRD_TEXT_BYTES = frozenset(b"0123456789abcdefABCDEFinfINFnaNAxX+-.,\t\n\r\f\v ")
+_NRRD_MAX_TOKEN = 64
+
+
+def _check_nrrd(path: Path) -> None:
+    """Refuse a NRRD whose header is unreadable or whose text-encoded data are not text.
+
+    SimpleITK's NRRD reader crashes the process (segmentation fault) on binary data
+    declared ``encoding: ascii``, found by fuzzing; such a file is refused here, before
+    ITK reads it. NRRD format: teem, http://teem.sourceforge.net/nrrd/format.html.
+    """
+    with open(path, "rb") as handle:
+        head = handle.read(NRRD_MAX_HEADER_BYTES)
+    if not head.startswith(b"NRRD"):
+        raise InputError("not a NRRD file (it does not start with the NRRD magic)", path)
+    blank_line = re.search(rb"\r?\n\r?\n", head)
+    if blank_line is None:
+        raise InputError(
+            f"NRRD header without the blank line that ends it in its first "
+            f"{NRRD_MAX_HEADER_BYTES} bytes",
+            path,
+        )
+    text = head[: blank_line.start()].decode("latin-1")
+    fields = dict(
+        (key.strip().lower(), value.strip())
+        for key, sep, value in (line.partition(":") for line in text.splitlines()[1:])
+        if sep and not key.startswith("#")
+    )
+    encoding = fields.get("encoding", "").lower()
+    if encoding not in NRRD_TEXT_ENCODINGS:
+        return
+    if "data file" in fields or "datafile" in fields:
+        raise InputError(f"NRRD with {encoding} data in a separate file is not supported", path)
+    data = path.read_bytes()[blank_line.end() :]
+    if (
+        not _NRRD_TEXT_BYTES.issuperset(data)
+        or max(map(len, data.split()), default=0) > _NRRD_MAX_TOKEN
+    ):
+        raise InputError(f"NRRD header says encoding {encoding}, but the data are not text", path)
+
+
+def _check_declared_size(reader: sitk.ImageFileReader, path: Path) -> None:
+    """Refuse a header declaring more than :data:`MAX_VOXELS` values, before reading pixels."""
+    size = reader.GetSize()
+    values = int(np.prod([int(n) for n in size], dtype=object)) * reader.GetNumberOfComponents()
+    if values > MAX_VOXELS or min(size, default=0) < 1:
+        raise InputError(
+            f"header declares an image of {' x '.join(str(n) for n in size)} voxels "
+            f"({values:.3g} values); cardiolens reads 1 to {MAX_VOXELS:.3g} (refused before reading)",
+            path,
+        )
+
+
 def _read_image_series(path: Path) -> Series:
     """One series from a NIfTI/NRRD/MetaImage file; a 4D image's last axis are gates."""
     if not path.is_file():
         raise InputError("file not found", path)
+    if path.name.lower().endswith((".nrrd", ".nhdr")):
+        _check_nrrd(path)
+    reader = sitk.ImageFileReader()
+    reader.SetFileName(str(path))
     try:
-        image = sitk.ReadImage(str(path))
+        reader.ReadImageInformation()
+        _check_declared_size(reader, path)
+        image = reader.Execute()
     except RuntimeError as error:
         first_line = str(error).strip().splitlines()[-1] if str(error).strip() else "unreadable"
-        raise InputError(f"cannot read image ({first_line})", path) from None
+        raise InputError(f"cannot read image ({first_line[:200]})", path) from None
     if image.GetNumberOfComponentsPerPixel() != 1:
         raise InputError(
             f"expected a scalar image; got {image.GetNumberOfComponentsPerPixel()} components", path
@@ -75,7 +140,8 @@ def _read_image_series(path: Path) -> Series:
     dimension = image.GetDimension()
     metadata = {"units": "", "files": [str(path)], "series_description": _stem(path)}
     if dimension == 3:
-        volume = Volume.from_sitk(image, metadata=metadata)
+        with naming_file(path):
+            volume = Volume.from_sitk(image, metadata=metadata)
         gates: list[Volume] = []
     elif dimension == 4:
         array = sitk.GetArrayFromImage(image)  # (t, z, y, x)
@@ -85,14 +151,12 @@ def _read_image_series(path: Path) -> Series:
             "origin_mm": image.GetOrigin()[:3],
             "direction": direction,
         }
-        try:
+        with naming_file(path):
             gates = [
                 Volume(a, **geometry, metadata={**metadata, "gate_index": i})
                 for i, a in enumerate(array)
             ]
-        except GeometryError as error:
-            raise GeometryError(error.message, path) from None
-        volume = Volume(array.sum(axis=0), **geometry, metadata=metadata)
+            volume = Volume(array.sum(axis=0), **geometry, metadata=metadata)
     else:
         raise InputError(f"expected a 3D or 4D image; got {dimension}D", path)
     series = Series(
@@ -146,7 +210,8 @@ def _series_from_files(items: list[DicomFile]) -> list[Series]:
                 f"not supported; export classic single-frame slices",
                 item.path,
             )
-        one = assemble_nm_series(item)
+        with naming_file(item.path):
+            one = assemble_nm_series(item)
         if len(multi_frame) > 1:  # several NM objects share one series UID: keep them apart
             one.series_uid = str(item.dataset.SOPInstanceUID)
             one.warnings.append(
@@ -155,7 +220,8 @@ def _series_from_files(items: list[DicomFile]) -> list[Series]:
             )
         series.append(one)
     if single:
-        series.append(assemble_slice_series(single))
+        with naming_file(single[0].path):
+            series.append(assemble_slice_series(single))
     return series
 
 

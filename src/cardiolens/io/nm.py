@@ -65,10 +65,11 @@ def _frame_indices(dataset: Dataset, n_frames: int, item: DicomFile) -> dict[str
                 f"FrameIncrementPointer names {tag}, not an NM frame vector", item.path
             )
         values = dataset.get(keyword)
-        if values is None or len(values) != n_frames:
+        values = [values] if isinstance(values, int) else list(values or [])
+        if len(values) != n_frames:
             raise DicomError(
                 f"{keyword} named by FrameIncrementPointer must hold {n_frames} values "
-                f"(NumberOfFrames); got {0 if values is None else len(values)}",
+                f"(NumberOfFrames); got {len(values)}",
                 item.path,
             )
         indices[keyword] = np.asarray(values, dtype=int) - 1

@@ -38,6 +38,9 @@ logger = logging.getLogger(__name__)
 POSITION_TOLERANCE_MM = 0.05
 SPACING_TOLERANCE = 0.01  # relative deviation from the median spacing
 MAX_TILT_DEG = 45.0
+#: Most slices a resampled grid may have per slice read: missing slices are filled, but a
+#: gap of hundreds of slices means corrupt positions, not a gap.
+MAX_GRID_FACTOR = 4
 
 
 def _text(dataset: Dataset, keyword: str) -> str:
@@ -135,7 +138,14 @@ def _uniform_grid(
             f"uneven slice spacing ({steps.min():.3f} to {steps.max():.3f} mm); resampled to a "
             f"uniform {spacing:.3f} mm grid by linear interpolation along the slice axis"
         )
-    n = int(round((positions[-1] - positions[0]) / spacing)) + 1
+    n = (positions[-1] - positions[0]) / spacing + 1 if np.isfinite(spacing) and spacing > 0 else 0
+    if not np.isfinite(n) or n > MAX_GRID_FACTOR * len(positions):
+        raise GeometryError(
+            f"{len(positions)} slices span {positions[-1] - positions[0]:.4g} mm at a median spacing "
+            f"of {spacing:.4g} mm: the positions are inconsistent (a uniform grid would need "
+            f"{n:.3g} slices)"
+        )
+    n = int(round(n))
     return positions[0] + spacing * np.arange(n), spacing, warnings
 
 

@@ -26,6 +26,7 @@ from pydicom.sr.codedict import codes
 from cardiolens import __version__
 from cardiolens.core.errors import CardiolensError, DicomError
 from cardiolens.core.study import Series
+from cardiolens.io.atomic import atomic_path
 
 __all__ = [
     "LOCAL_SCHEME",
@@ -350,6 +351,7 @@ def save_built(build: Callable[[], Dataset], path: str | Path, what: str) -> Pat
     except (ValueError, TypeError, AttributeError) as error:
         raise CardiolensError(f"cannot build the DICOM {what} ({error})") from None
     path = Path(path)
-    document.save_as(path)
+    with atomic_path(path) as temporary:
+        document.save_as(temporary)
     logger.info("DICOM %s written to %s", what, path)
     return path

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cardiolens.core.errors import InputError
+from cardiolens.core.errors import InputError, naming_file
+from cardiolens.io.atomic import write_bytes_atomic, write_text_atomic
 from cardiolens.report.html import write_html
 from cardiolens.report.schema import validate_report
 
@@ -78,9 +79,9 @@ def write_report(
         if stale.stem not in figures:
             stale.unlink()
     for name, png in figures.items():
-        (figure_dir / f"{name}.png").write_bytes(png)
+        write_bytes_atomic(figure_dir / f"{name}.png", png)
     json_path = out / REPORT_JSON
-    json_path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_text_atomic(json_path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
     html_path = write_html(out / REPORT_HTML, data, figures)
     return json_path, html_path
 
@@ -100,9 +101,10 @@ def load_report(out_dir: str | Path) -> dict[str, Any]:
         )
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise InputError(f"report.json is not valid JSON ({error})", path=path) from None
-    validate_report(data)
+    except (UnicodeDecodeError, ValueError) as error:  # JSONDecodeError is a ValueError
+        raise InputError(f"report.json is not valid JSON ({str(error)[:160]})", path=path) from None
+    with naming_file(path):
+        validate_report(data)
     return data
 
 

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from cardiolens.io.atomic import write_text_atomic
 from cardiolens.report.html_context import context_section, provenance_section
 from cardiolens.report.html_parts import bullet_list as _list
 from cardiolens.report.html_parts import e as _e
@@ -481,5 +482,5 @@ def render_html(report: Mapping[str, Any], figures: Mapping[str, bytes]) -> str:
 def write_html(path: str | Path, report: Mapping[str, Any], figures: Mapping[str, bytes]) -> Path:
     """Write :func:`render_html` to ``path`` (UTF-8) and return the path."""
     path = Path(path)
-    path.write_text(render_html(report, figures), encoding="utf-8")
+    write_text_atomic(path, render_html(report, figures))
     return path

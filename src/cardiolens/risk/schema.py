@@ -13,6 +13,7 @@ baseline imputes) and counted per column.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import json
 import logging
@@ -23,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cardiolens.core.errors import SchemaError
+from cardiolens.core.errors import InputError, SchemaError
 
 logger = logging.getLogger(__name__)
 
@@ -284,8 +285,52 @@ class FeatureSchema:
 
     @classmethod
     def load(cls, path: str | Path) -> FeatureSchema:
-        """Read a ``schema.json`` written by :meth:`save`."""
-        return cls.from_dict(json.loads(Path(path).read_text()))
+        """Read a ``schema.json`` written by :meth:`save`.
+
+        Raises
+        ------
+        InputError
+            Naming the file, when it is not JSON or not a schema of this form.
+        """
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as error:
+            raise InputError(f"cannot read the feature schema ({str(error)[:160]})", path) from None
+        problem = _schema_problem(data)
+        if problem:
+            raise InputError(f"not a cardiolens feature schema: {problem}", path)
+        return cls.from_dict(data)
+
+
+def _schema_problem(data: object) -> str | None:
+    """What makes ``data`` unlike :meth:`FeatureSchema.to_dict`'s output, or None."""
+    columns = data.get("columns") if isinstance(data, dict) else None
+    if not isinstance(columns, list) or not columns:
+        return "'columns' must be a non-empty list"
+    fields = {f.name for f in dataclasses.fields(ColumnSpec)}
+    kinds = {k.value for k in ColumnKind}
+    for index, column in enumerate(columns):
+        required = {"name", "kind", "categories"}
+        if not isinstance(column, dict) or not fields.issuperset(column) or required - set(column):
+            return (
+                f"column {index} must be an object with keys {sorted(required)} and others "
+                f"among {sorted(fields - required)}"
+            )
+        kind = column["kind"]
+        if not isinstance(column["name"], str) or not isinstance(kind, str) or kind not in kinds:
+            return f"column {index} needs a text name and a kind among {sorted(kinds)}"
+        bounds = (column.get("minimum"), column.get("maximum"))
+        if any(
+            b is not None and (isinstance(b, bool) or not isinstance(b, int | float))
+            for b in bounds
+        ):
+            return f"column {column['name']!r}: minimum and maximum must be numbers or null"
+        categories = column["categories"]
+        if not isinstance(categories, list) or not all(isinstance(c, str) for c in categories):
+            return f"column {column['name']!r}: categories must be a list of text codes"
+        if not all(isinstance(column.get(k, ""), str) for k in ("unit", "description")):
+            return f"column {column['name']!r}: unit and description must be text"
+    return None
 
 
 def _encode_column(values: pd.Series, spec: ColumnSpec) -> pd.Series:

@@ -292,7 +292,15 @@ def read_metadata(model_dir: str | Path) -> dict:
     for name in (MODEL_FILE, SCHEMA_FILE, METADATA_FILE):
         if not (model_dir / name).is_file():
             raise InputError(f"not a cardiolens model directory: {name} is missing", model_dir)
-    return json.loads((model_dir / METADATA_FILE).read_text())
+    try:
+        metadata = json.loads((model_dir / METADATA_FILE).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        raise InputError(
+            f"cannot read {METADATA_FILE} ({str(error)[:160]})", model_dir / METADATA_FILE
+        ) from None
+    if not isinstance(metadata, dict):
+        raise InputError(f"{METADATA_FILE} must hold one JSON object", model_dir / METADATA_FILE)
+    return metadata
 
 
 def load_model(model_dir: str | Path) -> RiskModel:
