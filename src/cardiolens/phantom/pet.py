@@ -7,7 +7,9 @@ Model (one-tissue compartment with spillover, as used for Rb-82 and N-13 ammonia
 * uptake rate from flow: Rb-82 ``K1 = MBF (1 - 0.77 exp(-0.63 / MBF))`` (Lortie M
   et al., Eur J Nucl Med Mol Imaging 2007;34:1765-74); N-13 ammonia ``K1 = MBF``
   (DeGrado TR et al., J Nucl Cardiol 1996;3:494-507; extraction near 1 over the
-  first minutes, metabolites ignored).
+  first minutes, metabolites ignored); O-15 water ``K1 = MBF`` (freely diffusible).
+  :mod:`cardiolens.phantom.pet_flow` builds on these curves for whole dynamic
+  studies (per-segment flow, metabolites, water, images, DICOM).
 
 Curves are decay-corrected activity concentrations (kBq/mL) averaged over each
 frame. The input is a gamma-variate bolus with recirculation; the RV curve leads
@@ -47,16 +49,17 @@ class PetTracer(StrEnum):
 
     RB82 = "rb82"
     NH3 = "nh3"
+    H2O = "h2o"
 
     @classmethod
     def parse(cls, value: str | PetTracer) -> PetTracer:
-        """The tracer named ``value`` (``rb82`` or ``nh3``); a wrong name gets a suggestion."""
+        """The tracer named ``value`` (``rb82``, ``nh3`` or ``h2o``); a wrong name gets a suggestion."""
         try:
             return cls(str(value).strip().lower().replace("-", "").replace("_", ""))
         except ValueError:
             close = difflib.get_close_matches(str(value).lower(), [t.value for t in cls], n=1)
             hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise ParameterError(f"tracer must be rb82 or nh3; got {value!r}.{hint}") from None
+            raise ParameterError(f"tracer must be rb82, nh3 or h2o; got {value!r}.{hint}") from None
 
 
 def k1_from_mbf(mbf_ml_min_g: np.ndarray | float, tracer: PetTracer | str) -> np.ndarray:
@@ -69,7 +72,7 @@ def k1_from_mbf(mbf_ml_min_g: np.ndarray | float, tracer: PetTracer | str) -> np
 
 def mbf_from_k1(k1_ml_min_g: float, tracer: PetTracer | str) -> float:
     """Myocardial blood flow (mL/min/g) whose K1 is ``k1_ml_min_g`` (inverts :func:`k1_from_mbf`)."""
-    if PetTracer.parse(tracer) == PetTracer.NH3:
+    if PetTracer.parse(tracer) != PetTracer.RB82:
         return float(k1_ml_min_g)
     if k1_ml_min_g <= 0:
         return 0.0

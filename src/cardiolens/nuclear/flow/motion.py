@@ -1,0 +1,112 @@
+"""Frame-to-frame patient motion in dynamic PET: detection and correction by rigid registration.
+
+Frames of the tissue phase (from :data:`MOTION_START_S` on, when the myocardium
+dominates the image; the first pass changes too fast for intensity-based
+registration) are registered to the first of them with a rigid (Euler 3D)
+transform, normalised cross-correlation metric, on a box of +-60 mm around the
+LV, at half resolution with a random quarter of the voxels (SimpleITK;
+Lowekamp BC et al., Front Neuroinform 2013). A frame moved by more than :data:`MOTION_THRESHOLD_MM` (at the LV centre)
+is resampled back onto the reference (linear interpolation) and flagged; the
+earlier frames are left as they are.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import SimpleITK as sitk
+
+from cardiolens.core.volume import Volume
+
+__all__ = ["MotionResult", "correct_motion", "MOTION_THRESHOLD_MM"]
+
+#: Shift (mm) of the LV centre above which a frame counts as moved (half a typical 6 mm FWHM).
+MOTION_THRESHOLD_MM = 3.0
+#: Frames starting at or after this time (s) are checked, by tracer.
+MOTION_START_S = {"rb82": 60.0, "nh3": 120.0, "h2o": 90.0}
+_BOX_MM = 60.0
+
+
+@dataclass(frozen=True)
+class MotionResult:
+    """Corrected frames, the LV-centre shift of every frame (mm; NaN: not checked) and which moved."""
+
+    frames: list[Volume]
+    shift_mm: np.ndarray
+    moved: tuple[int, ...]
+
+    def to_json(self) -> dict:
+        """JSON-ready summary."""
+        finite = self.shift_mm[np.isfinite(self.shift_mm)]
+        return {
+            "method": "rigid (Euler 3D) registration of tissue-phase frames, correlation metric",
+            "threshold_mm": MOTION_THRESHOLD_MM,
+            "max_shift_mm": round(float(finite.max()), 2) if finite.size else 0.0,
+            "shift_mm": [None if not np.isfinite(v) else round(float(v), 2) for v in self.shift_mm],
+            "corrected_frames": [int(k) + 1 for k in self.moved],
+            "detected": bool(self.moved),
+        }
+
+
+def _crop(volume: Volume, centre_lps: np.ndarray) -> sitk.Image:
+    image = volume.to_sitk()
+    lo = volume.physical_to_index((centre_lps - _BOX_MM)[None])[0]
+    hi = volume.physical_to_index((centre_lps + _BOX_MM)[None])[0]
+    start = np.clip(np.floor(np.minimum(lo, hi)).astype(int), 0, None)
+    stop = np.minimum(np.ceil(np.maximum(lo, hi)).astype(int) + 1, volume.shape)
+    region = image[
+        int(start[2]) : int(stop[2]), int(start[1]) : int(stop[1]), int(start[0]) : int(stop[0])
+    ]
+    return sitk.Cast(sitk.SmoothingRecursiveGaussian(region, 3.0), sitk.sitkFloat32)
+
+
+def _register(
+    fixed: sitk.Image, moving: sitk.Image, centre_lps: np.ndarray
+) -> sitk.Euler3DTransform:
+    transform = sitk.Euler3DTransform()
+    transform.SetCenter([float(v) for v in centre_lps])
+    method = sitk.ImageRegistrationMethod()
+    method.SetMetricAsCorrelation()
+    method.SetInterpolator(sitk.sitkLinear)
+    method.SetMetricSamplingStrategy(method.RANDOM)
+    method.SetMetricSamplingPercentage(0.25, 17)
+    method.SetOptimizerAsRegularStepGradientDescent(
+        learningRate=2.0, minStep=0.1, numberOfIterations=30, relaxationFactor=0.5
+    )
+    method.SetOptimizerScales([200.0, 200.0, 200.0, 1.0, 1.0, 1.0])
+    method.SetShrinkFactorsPerLevel([2])
+    method.SetSmoothingSigmasPerLevel([0.0])
+    method.SetInitialTransform(transform, inPlace=True)
+    method.Execute(fixed, moving)
+    return transform
+
+
+def correct_motion(
+    frames: list[Volume], starts_s: np.ndarray, centre_lps: np.ndarray, tracer: str
+) -> MotionResult:
+    """Detect and correct rigid motion of the tissue-phase frames (see the module docstring)."""
+    centre = np.asarray(centre_lps, dtype=float)
+    checked = np.flatnonzero(starts_s >= MOTION_START_S[tracer])
+    shifts = np.full(len(frames), np.nan)
+    if len(checked) < 2:
+        return MotionResult(list(frames), shifts, ())
+    reference = frames[int(checked[0])]
+    fixed = _crop(reference, centre)
+    shifts[checked[0]] = 0.0
+    out = list(frames)
+    moved = []
+    for k in checked[1:]:
+        transform = _register(fixed, _crop(frames[k], centre), centre)
+        shifts[k] = float(
+            np.linalg.norm(np.asarray(transform.TransformPoint(centre.tolist())) - centre)
+        )
+        if shifts[k] > MOTION_THRESHOLD_MM:
+            resampled = sitk.Resample(
+                frames[k].to_sitk(), reference.to_sitk(), transform, sitk.sitkLinear, 0.0
+            )
+            out[k] = Volume.from_sitk(
+                resampled, modality=frames[k].modality, metadata=dict(frames[k].metadata)
+            )
+            moved.append(int(k))
+    return MotionResult(out, shifts, tuple(moved))
