@@ -56,6 +56,7 @@ class _Outputs:
     """What the stages produce for the report."""
 
     nuclear: dict[str, Any] | None = None
+    pet_flow: dict[str, Any] | None = None
     calcium: dict[str, Any] | None = None
     risk: dict[str, Any] | None = None
     figures: dict[str, bytes] = field(default_factory=dict)
@@ -263,6 +264,51 @@ def _run_nuclear(study: Study, outputs: _Outputs, normals_path: Path | None) -> 
         if np.any(mask.array):
             outputs.masks.append(SegmentMask(f"LV myocardium ({name})", "myocardium", mask, source))
     _nuclear_figures(nuclear, result, outputs)
+
+
+# ---------------------------------------------------------------- PET flow stage
+def _run_pet_flow(study: Study, outputs: _Outputs) -> None:
+    """Rest/stress MBF, MFR and CFC of the dynamic PET series (:mod:`cardiolens.nuclear.flow`)."""
+    dynamic = study.by_role(SeriesRole.PET_DYNAMIC)
+    if not dynamic:
+        return
+    from cardiolens.nuclear.flow import analyze_flow, scan_from_series
+
+    scans: dict[str, Any] = {}
+    for series in dynamic:
+        try:
+            scan = scan_from_series(series)
+        except CardiolensError as error:
+            outputs.fail(series.series_uid, "pet_flow", str(error))
+            continue
+        if scan.state in scans:
+            outputs.fail(series.series_uid, "pet_flow", f"a second {scan.state} dynamic series")
+            continue
+        scans[scan.state] = scan
+        outputs.companions.append(series.series_uid)
+    if not scans:
+        return
+    try:
+        result = analyze_flow(rest=scans.get("rest"), stress=scans.get("stress"))
+    except CardiolensError as error:
+        for series in dynamic:
+            outputs.fail(series.series_uid, "pet_flow", str(error))
+        return
+    outputs.pet_flow = result.to_json()
+    for reason in outputs.pet_flow["review_reasons"]:
+        outputs.flag("pet_flow", reason, code="pet_flow_review")
+    for name in ("rest", "stress"):
+        part = outputs.pet_flow[name]
+        if part is not None:
+            outputs.figures[f"mbf_{name}"] = fig.bullseye_png(
+                part["segments_mbf_ml_min_g"], title=f"{name.capitalize()} MBF", vmin=0.0,
+                vmax=4.0, unit="mL/min/g",
+            )  # fmt: skip
+    if outputs.pet_flow["mfr"] is not None:
+        outputs.figures["mfr"] = fig.bullseye_png(
+            outputs.pet_flow["mfr"]["segments"], title="MFR (stress / rest)", vmin=1.0, vmax=4.0,
+            unit="ratio",
+        )  # fmt: skip
 
 
 # ---------------------------------------------------------------- calcium stage
@@ -574,6 +620,11 @@ def analyze_study(
             _run_nuclear(study, outputs, None if normals is None else Path(normals))
         if outputs.nuclear:
             analyses.append("nuclear")
+        step("PET myocardial blood flow")
+        with _timed(outputs, "pet_flow"):
+            _run_pet_flow(study, outputs)
+        if outputs.pet_flow:
+            analyses.append("pet_flow")
         step("coronary calcium")
         with _timed(outputs, "calcium"):
             _run_calcium(study, outputs, phantom=calcium_phantom)
@@ -624,6 +675,7 @@ def analyze_study(
                 "clinical": dict(clinical) if clinical else None,
             },
             "nuclear": outputs.nuclear,
+            "pet_flow": outputs.pet_flow,
             "calcium": outputs.calcium,
             "risk": outputs.risk,
             "quality_flags": outputs.flags,

@@ -50,6 +50,11 @@ __all__ = [
 HALF_LIVES_S = {"rb": 75.45, "rubidium": 75.45, "n-13": 597.9, "n13": 597.9, "ammonia": 597.9,
                 "o-15": 122.24, "o15": 122.24, "water": 122.24, "f-18": 6586.2}  # fmt: skip
 GAP_TOLERANCE_S = 1.0
+_TIMING_TAGS = [
+    "ImageIndex", "NumberOfSlices", "NumberOfTimeSlices", "AcquisitionDate", "AcquisitionTime",
+    "FrameReferenceTime", "ActualFrameDuration", "RadiopharmaceuticalInformationSequence",
+    "DecayCorrection", "Units",
+]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -163,7 +168,13 @@ def _frame_groups(headers: list[tuple[Path, Dataset]]) -> list[list[tuple[Path, 
 
 def dicom_frame_timing(files: Sequence[str | Path]) -> FrameTiming:
     """Timing of a dynamic PET series from the headers of its slice files (see the module doc)."""
-    headers = [(Path(p), pydicom.dcmread(p, stop_before_pixels=True, force=True)) for p in files]
+    headers = [
+        (
+            Path(p),
+            pydicom.dcmread(p, stop_before_pixels=True, force=True, specific_tags=_TIMING_TAGS),
+        )
+        for p in files
+    ]
     if not headers:
         raise InputError("no files in the dynamic series")
     frames = _frame_groups(headers)

@@ -7,6 +7,7 @@ from cardiolens.nuclear.flow.analysis import (
     analyze_flow,
     analyze_flow_scan,
     detect_tracer,
+    scan_from_frames,
     scan_from_series,
 )
 from cardiolens.nuclear.flow.kinetics import FlowTracer, KineticFit, fit_tac, tracer_settings
@@ -24,6 +25,7 @@ __all__ = [
     "detect_tracer",
     "fit_tac",
     "flow_reserve",
+    "scan_from_frames",
     "scan_from_series",
     "tracer_settings",
 ]

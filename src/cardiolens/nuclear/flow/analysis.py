@@ -54,6 +54,7 @@ __all__ = [
     "analyze_flow",
     "analyze_flow_scan",
     "detect_tracer",
+    "scan_from_frames",
     "scan_from_series",
 ]
 
@@ -90,52 +91,72 @@ class DynamicScan:
     source: Path
 
 
-def scan_from_series(
-    series: Series,
+def scan_from_frames(
+    frames: list[Volume],
+    timing: FrameTiming,
     *,
+    source: Path,
     tracer: FlowTracer | str | None = None,
-    state: str | None = None,
-    timing: FrameTiming | None = None,
-    source: Path | None = None,
+    state: str = "rest",
+    header_text: tuple[str, ...] = (),
 ) -> DynamicScan:
-    """A :class:`DynamicScan` of a dynamic PET series (timing read from its DICOM headers)."""
-    source = source or (Path(series.files[0]) if series.files else Path(series.series_uid))
-    if not series.frames:
+    """A :class:`DynamicScan` from frames and their timing (tracer from the header text if not given)."""
+    if len(frames) < 2:
         raise InputError(
             "a single frame: myocardial blood flow needs a dynamic series (several time frames)",
             source,
         )
-    timing = timing or dicom_frame_timing(series.files)
-    if len(timing.starts_s) != len(series.frames):
+    if len(timing.starts_s) != len(frames):
         raise InputError(
-            f"{len(series.frames)} frames read but {len(timing.starts_s)} in the frame timing",
-            source,
+            f"{len(frames)} frames read but {len(timing.starts_s)} in the frame timing", source
         )
-    found = detect_tracer(
-        timing.radiopharmaceutical,
-        str(series.metadata.get("radiopharmaceutical", "")),
-        series.description,
-    )
+    found = detect_tracer(timing.radiopharmaceutical, *header_text)
     if tracer is None and found is None:
         raise InputError(
             "tracer unknown (no Rb-82, N-13 ammonia or O-15 water in the header); pass --tracer",
             source,
         )
     chosen = FlowTracer.parse(tracer) if tracer is not None else found
-    if state is None:
-        kind, _, _ = stress_or_rest(series.metadata)
-        state = kind or "rest"
     if timing.scan_s < MIN_SCAN_S[chosen.value]:
         raise InputError(
             f"scan of {timing.scan_s:.0f} s is too short for the {chosen.value} model "
             f"(needs >= {MIN_SCAN_S[chosen.value]:.0f} s)",
             source,
         )
-    frames = [
+    corrected = [
         f.with_array((f.array * np.float32(factor)).astype(np.float32), modality="PT")
-        for f, factor in zip(series.frames, timing.decay_factors, strict=True)
+        for f, factor in zip(frames, timing.decay_factors, strict=True)
     ]
-    return DynamicScan(frames, timing, chosen, state, source)
+    return DynamicScan(corrected, timing, chosen, state, source)
+
+
+def scan_from_series(
+    series: Series,
+    *,
+    tracer: FlowTracer | str | None = None,
+    state: str | None = None,
+) -> DynamicScan:
+    """A :class:`DynamicScan` of a dynamic PET series (timing read from its DICOM headers).
+
+    ``state`` defaults to the stress/rest keyword of the header (rest when none).
+    """
+    source = Path(series.files[0]) if series.files else Path(series.series_uid)
+    if not series.frames:
+        raise InputError(
+            "a single frame: myocardial blood flow needs a dynamic series (several time frames)",
+            source,
+        )
+    if state is None:
+        kind, _, _ = stress_or_rest(series.metadata)
+        state = kind or "rest"
+    return scan_from_frames(
+        series.frames,
+        dicom_frame_timing(series.files),
+        source=source,
+        tracer=tracer,
+        state=state,
+        header_text=(str(series.metadata.get("radiopharmaceutical", "")), series.description),
+    )
 
 
 @dataclass(frozen=True, eq=False)
