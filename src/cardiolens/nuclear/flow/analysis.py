@@ -258,7 +258,7 @@ def analyze_flow_scan(
             f"LV segmentation of the late image failed: {error.message}", scan.source
         ) from None
     motion = correct_motion(
-        scan.frames, starts, np.asarray(image.location.center_lps), tracer.value
+        scan.frames, starts, durations, np.asarray(image.location.center_lps), tracer.value
     )
     frames = motion.frames if correct else scan.frames
     surfaces, polar = image.surfaces, image.polar

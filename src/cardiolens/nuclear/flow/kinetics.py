@@ -275,7 +275,7 @@ def fit_tac(
     def solve(rates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Best linear coefficients and weighted RSS for each nonlinear rate (k2, or MBF for water)."""
         if water:
-            basis = rates[:, None] * frame_tissue_curves(
+            basis = frame_tissue_curves(
                 parent, starts, durations, rates, rates / WATER_PARTITION_ML_G
             )
         else:

@@ -1,8 +1,8 @@
 """Frame-to-frame patient motion in dynamic PET: detection and correction by rigid registration.
 
 Frames of the tissue phase (from :data:`MOTION_START_S` on, when the myocardium
-dominates the image; the first pass changes too fast for intensity-based
-registration) are registered to the first of them with a rigid (Euler 3D)
+dominates the image, and at least 20 s long; the first pass changes too fast and
+short frames are too noisy for intensity-based registration) are registered to the first of them with a rigid (Euler 3D)
 transform, normalised cross-correlation metric, on a box of +-60 mm around the
 LV, at half resolution with a random quarter of the voxels (SimpleITK;
 Lowekamp BC et al., Front Neuroinform 2013). A frame moved by more than :data:`MOTION_THRESHOLD_MM` (at the LV centre)
@@ -23,8 +23,10 @@ __all__ = ["MotionResult", "correct_motion", "MOTION_THRESHOLD_MM"]
 
 #: Shift (mm) of the LV centre above which a frame counts as moved (half a typical 6 mm FWHM).
 MOTION_THRESHOLD_MM = 3.0
-#: Frames starting at or after this time (s) are checked, by tracer.
-MOTION_START_S = {"rb82": 60.0, "nh3": 120.0, "h2o": 90.0}
+#: Frames starting at or after this time (s) and lasting at least 20 s are checked, by tracer
+#: (shorter frames are too noisy to register reliably).
+MOTION_START_S = {"rb82": 120.0, "nh3": 120.0, "h2o": 100.0}
+MIN_FRAME_S = 20.0
 _BOX_MM = 60.0
 
 
@@ -58,7 +60,7 @@ def _crop(volume: Volume, centre_lps: np.ndarray) -> sitk.Image:
     region = image[
         int(start[2]) : int(stop[2]), int(start[1]) : int(stop[1]), int(start[0]) : int(stop[0])
     ]
-    return sitk.Cast(sitk.SmoothingRecursiveGaussian(region, 3.0), sitk.sitkFloat32)
+    return sitk.Cast(sitk.SmoothingRecursiveGaussian(region, 4.0), sitk.sitkFloat32)
 
 
 def _register(
@@ -83,11 +85,15 @@ def _register(
 
 
 def correct_motion(
-    frames: list[Volume], starts_s: np.ndarray, centre_lps: np.ndarray, tracer: str
+    frames: list[Volume],
+    starts_s: np.ndarray,
+    durations_s: np.ndarray,
+    centre_lps: np.ndarray,
+    tracer: str,
 ) -> MotionResult:
     """Detect and correct rigid motion of the tissue-phase frames (see the module docstring)."""
     centre = np.asarray(centre_lps, dtype=float)
-    checked = np.flatnonzero(starts_s >= MOTION_START_S[tracer])
+    checked = np.flatnonzero((starts_s >= MOTION_START_S[tracer]) & (durations_s >= MIN_FRAME_S))
     shifts = np.full(len(frames), np.nan)
     if len(checked) < 2:
         return MotionResult(list(frames), shifts, ())

@@ -13,8 +13,9 @@ each frame is then sampled at the same places (the surfaces are fixed):
   first pass (frames up to the LV peak) found 3-40 mm outside the septal epicardium.
 
 For O-15 water, which is not retained, the late image is replaced by the
-"myocardial image" ``late - a x blood`` with ``a`` the late/early ratio of the blood
-pools (the blood-pool subtraction of Iida H et al., Circulation 1988;78:104-15).
+"myocardial image" ``late - a x blood``: ``blood`` the mean of the first-pass frames
+(up to the frame after the hottest one), ``a`` the median late/blood ratio in the
+blood pools (voxels above half the blood image's maximum) (the blood-pool subtraction of Iida H et al., Circulation 1988;78:104-15).
 """
 
 from __future__ import annotations
@@ -49,8 +50,9 @@ def late_image(
         keep = np.arange(len(starts_s)) >= len(starts_s) // 2
     late = _weighted_mean(frames, durations_s, keep)
     if tracer == "h2o":
-        totals = [float(np.percentile(f.array, 99.9)) for f in frames]
-        blood = np.asarray(frames[int(np.argmax(totals))].array, dtype=np.float64)
+        peaks = [float(np.percentile(f.array, 99.9)) for f in frames]
+        first_pass = np.arange(len(frames)) <= int(np.argmax(peaks)) + 1
+        blood = _weighted_mean(frames, durations_s, first_pass)
         pools = blood >= 0.5 * blood.max()
         ratio = float(np.median(late[pools] / np.maximum(blood[pools], 1e-9)))
         late = np.clip(late - ratio * blood, 0.0, None)
