@@ -129,6 +129,14 @@ def check_frames(starts: np.ndarray, durations: np.ndarray, paths: Sequence[Path
     if np.any(durations <= 0):
         k = int(np.flatnonzero(durations <= 0)[0])
         raise InputError(f"frame {k + 1} has duration {durations[k]:g} s", paths[k])
+    backwards = np.flatnonzero(np.diff(starts) < 0)
+    if backwards.size:
+        k = int(backwards[0]) + 1
+        raise InputError(
+            f"frames out of order: frame {k + 1} starts at {starts[k]:.1f} s, before frame {k} "
+            f"at {starts[k - 1]:.1f} s",
+            paths[k],
+        )
     ends = starts + durations
     for k in range(1, len(starts)):
         if starts[k] < ends[k - 1] - GAP_TOLERANCE_S:
