@@ -250,17 +250,24 @@ def analyze_flow_scan(
     """MBF of one dynamic scan (see the module docstring)."""
     tracer, timing = scan.tracer, scan.timing
     starts, durations = timing.starts_s, timing.durations_s
-    late = late_image(scan.frames, starts, durations, tracer.value)
-    try:
-        image = analyze_image(late, state=scan.state, normals=normals or default_normal_database())
-    except AnalysisError as error:
-        raise AnalysisError(
-            f"LV segmentation of the late image failed: {error.message}", scan.source
-        ) from None
+    database = normals or default_normal_database()
+
+    def segment(frames: list[Volume]):
+        late = late_image(frames, starts, durations, tracer.value)
+        try:
+            return analyze_image(late, state=scan.state, normals=database)
+        except AnalysisError as error:
+            raise AnalysisError(
+                f"LV segmentation of the late image failed: {error.message}", scan.source
+            ) from None
+
+    image = segment(scan.frames)
     motion = correct_motion(
         scan.frames, starts, durations, np.asarray(image.location.center_lps), tracer.value
     )
     frames = motion.frames if correct else scan.frames
+    if correct and motion.moved:  # segment again on the late image of the corrected frames
+        image = segment(frames)
     surfaces, polar = image.surfaces, image.polar
     tacs = sample_myocardium(frames, surfaces)
     pools = blood_pools(frames, surfaces, scan.source)
