@@ -34,15 +34,13 @@ decay correction and with shorter frames (Poisson counting statistics).
 
 from __future__ import annotations
 
-import difflib
 import math
 from dataclasses import dataclass
-from enum import StrEnum
 
 import numpy as np
 from scipy import optimize
 
-from cardiolens.core.errors import ParameterError
+from cardiolens.core.tracers import PetTracer, k1_from_mbf, mbf_from_k1
 
 __all__ = [
     "FlowTracer",
@@ -69,46 +67,10 @@ MIN_SCAN_S = {"rb82": 180.0, "nh3": 240.0, "h2o": 180.0}
 RATE_RANGE_PER_MIN = {"k2": (1e-3, 5.0), "h2o": (0.05, 10.0)}
 #: Van den Hoff 2001 metabolite correction of N-13 ammonia: t0 and T1/2 (min).
 NH3_METABOLITE_T0_MIN, NH3_METABOLITE_HALF_MIN = 0.48, 6.69
-_LORTIE_A, _LORTIE_B = 0.77, 0.63
 
 
-class FlowTracer(StrEnum):
-    """PET flow tracers with a kinetic model here."""
-
-    RB82 = "rb82"
-    NH3 = "nh3"
-    H2O = "h2o"
-
-    @classmethod
-    def parse(cls, value: str | FlowTracer) -> FlowTracer:
-        """The tracer named ``value`` (``rb82``, ``nh3`` or ``h2o``); a wrong name gets a hint."""
-        text = str(value).strip().lower().replace("-", "").replace("_", "")
-        aliases = {"rubidium": "rb82", "ammonia": "nh3", "n13": "nh3", "water": "h2o", "o15": "h2o"}
-        try:
-            return cls(aliases.get(text, text))
-        except ValueError:
-            close = difflib.get_close_matches(text, [t.value for t in cls], n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise ParameterError(f"tracer must be rb82, nh3 or h2o; got {value!r}.{hint}") from None
-
-
-def k1_from_mbf(mbf_ml_min_g: np.ndarray | float, tracer: FlowTracer | str) -> np.ndarray:
-    """K1 (mL/min/g) of a flow (mL/min/g): Lortie 2007 for Rb-82, K1 = MBF otherwise."""
-    mbf = np.asarray(mbf_ml_min_g, dtype=float)
-    if FlowTracer.parse(tracer) == FlowTracer.RB82:
-        return mbf * (1 - _LORTIE_A * np.exp(-_LORTIE_B / np.maximum(mbf, 1e-9)))
-    return mbf
-
-
-def mbf_from_k1(k1_ml_min_g: float, tracer: FlowTracer | str) -> float:
-    """The flow (mL/min/g) whose K1 is ``k1_ml_min_g`` (inverse of :func:`k1_from_mbf`)."""
-    if FlowTracer.parse(tracer) != FlowTracer.RB82:
-        return float(k1_ml_min_g)
-    if k1_ml_min_g <= 0:
-        return 0.0
-    return float(
-        optimize.brentq(lambda m: float(k1_from_mbf(m, "rb82")) - k1_ml_min_g, 1e-6, 100.0)
-    )
+#: The tracers with a kinetic model here (an alias of :class:`cardiolens.core.tracers.PetTracer`).
+FlowTracer = PetTracer
 
 
 def nh3_parent_fraction(time_s: np.ndarray) -> np.ndarray:
