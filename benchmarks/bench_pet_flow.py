@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from cardiolens.core.aha import territory_segments
+from cardiolens.core.errors import CardiolensError
 from cardiolens.io.pet_dynamic import FrameTiming
 from cardiolens.nuclear.flow import analyze_flow, analyze_flow_scan, fit_tac, scan_from_frames
 from cardiolens.phantom.pet_flow import (
@@ -79,7 +80,7 @@ def _summary(rows: list[dict]) -> dict:
     s = [abs(e) for r in rows for e in r["segment_errors"]]
     right = [t for r in rows for t in r["mfr_right"]]
     return {
-        "n_studies": len(rows) // 2 if rows else 0,
+        "n_studies": len(rows) // 2,
         "global_median_abs_error": round(float(np.median(g)), 4),
         "global_median_signed_error": round(float(np.median([r["global_error"] for r in rows])), 4),
         "segment_median_abs_error": round(float(np.median(s)), 4),
@@ -90,7 +91,7 @@ def _summary(rows: list[dict]) -> dict:
 
 
 def _cohort(tracer: str, n: int, level: str, noise: bool) -> dict:
-    rows = []
+    rows, failed = [], []
     for seed in range(n):
         rest, stress = random_flow_truth(np.random.default_rng(1000 + seed), tracer)
         fitted = {}
@@ -102,7 +103,11 @@ def _cohort(tracer: str, n: int, level: str, noise: bool) -> dict:
                 mbf = _curve_mbf(tacs)
                 global_mbf, review = float(np.mean(mbf)), ()
             else:
-                mbf, global_mbf, review = _image_mbf(truth, 2 * seed + i, noise)
+                try:
+                    mbf, global_mbf, review = _image_mbf(truth, 2 * seed + i, noise)
+                except CardiolensError as error:
+                    failed.append(f"seed {seed} {truth.state}: {error}")
+                    break
             fitted[truth.state] = mbf
             rows.append({
                 "seed": seed, "state": truth.state,
@@ -110,6 +115,9 @@ def _cohort(tracer: str, n: int, level: str, noise: bool) -> dict:
                 "segment_errors": list(mbf / truth.mbf_ml_min_g - 1), "review": list(review),
                 "mfr_right": [],
             })  # fmt: skip
+        if len(fitted) < 2:
+            rows = [r for r in rows if r["seed"] != seed]
+            continue
         for territory in TERRITORIES:
             measured = _territory(fitted["stress"], territory) / _territory(
                 fitted["rest"], territory
@@ -118,7 +126,7 @@ def _cohort(tracer: str, n: int, level: str, noise: bool) -> dict:
                 rest.mbf_ml_min_g, territory
             )
             rows[-1]["mfr_right"].append(bool((measured < 2) == (true < 2)))
-    out = _summary(rows)
+    out = {**_summary(rows), "failed": failed}
     if not noise:
         out["segment_max_abs_error"] = round(
             max(abs(e) for r in rows for e in r["segment_errors"]), 4
