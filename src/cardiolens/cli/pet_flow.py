@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from cardiolens.cli.simulate import simulate_app
+
 
 def load_dynamic_scans(path: Path, tracer: str | None) -> dict[str, object]:
     """``{"rest": DynamicScan, "stress": DynamicScan}`` (either may be absent) of a study or file."""
@@ -99,5 +101,25 @@ def pet_flow(
         typer.echo(f"  needs review: {reason}")
 
 
+def simulate_pet_flow(
+    out: Annotated[
+        Path, typer.Option("--out", help="Output folder (rest/, stress/, ground_truth.json).")
+    ],
+    tracer: Annotated[str, typer.Option("--tracer", help="rb82, nh3 or h2o.")] = "rb82",
+    seed: Annotated[int, typer.Option("--seed", help="Seed of flows, noise and bolus.")] = 0,
+    noise: Annotated[bool, typer.Option("--noise/--no-noise", help="Clinical-count noise.")] = True,
+    motion_mm: Annotated[
+        float, typer.Option("--motion-mm", help="Patient shift (mm, along x) from 150 s on.")
+    ] = 0.0,
+) -> None:
+    """Simulate a dynamic rest + stress PET flow study (DICOM) with known MBF per segment."""
+    from cardiolens.phantom.pet_flow import write_flow_study
+
+    options = {"motion_mm": (motion_mm, 0.0, 0.0), "motion_start_s": 150.0} if motion_mm else {}
+    folder = write_flow_study(out, tracer=tracer, seed=seed, noise=noise, **options)
+    typer.echo(f"wrote {folder} (rest/, stress/, ground_truth.json)")
+
+
 def register(app: typer.Typer) -> None:
     app.command("pet-flow")(pet_flow)
+    simulate_app.command("pet-flow")(simulate_pet_flow)
