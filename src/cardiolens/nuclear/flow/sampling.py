@@ -4,8 +4,8 @@ The LV is segmented once, on the late (uptake) image, by the nuclear stage's
 localisation, reorientation and surface fit (:func:`cardiolens.nuclear.analysis.analyze_image`);
 each frame is then sampled at the same places (the surfaces are fixed):
 
-* myocardium: the mean of 3 samples across the mid-wall (count-maximum radius
-  -2, 0, +2 mm) on every ray of the polar grid;
+* myocardium: the value at the mid-wall (the late image's count-maximum radius,
+  where partial-volume loss is smallest) on every ray of the polar grid;
 * LV blood pool (input function): voxels within ``max(r_inner - 6 mm, 3 mm)`` of the
   long axis, between 40 % and 85 % of the way from the apical origin to the valve
   plane (mid-basal cavity, away from the apical wall);
@@ -83,19 +83,15 @@ def late_image(
 
 
 def sample_myocardium(frames: list[Volume], surfaces: LvSurfaces) -> np.ndarray:
-    """Mid-wall TACs, shape ``(n_frames, n_rings, n_angles)``, in image units."""
-    offsets = (-2.0, 0.0, 2.0)
-    points = np.concatenate(
-        [surfaces.points_lps(surfaces.r_mid_mm + d).reshape(-1, 3) for d in offsets]
-    )
+    """Mid-wall (count-maximum radius) TACs, shape ``(n_frames, n_rings, n_angles)``, image units."""
+    points = surfaces.points_lps(surfaces.r_mid_mm).reshape(-1, 3)
     index = frames[0].physical_to_index(points).T
-    shape = surfaces.r_mid_mm.shape
-    out = np.empty((len(frames), *shape))
+    out = np.empty((len(frames), *surfaces.r_mid_mm.shape))
     for k, frame in enumerate(frames):
         values = ndimage.map_coordinates(
             frame.array.astype(np.float64), index, order=1, mode="nearest"
         )
-        out[k] = values.reshape(len(offsets), *shape).mean(axis=0)
+        out[k] = values.reshape(surfaces.r_mid_mm.shape)
     return out
 
 
