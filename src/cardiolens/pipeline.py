@@ -286,6 +286,7 @@ def _run_pet_flow(study: Study, outputs: _Outputs) -> None:
             continue
         scans[scan.state] = scan
         outputs.companions.append(series.series_uid)
+        outputs.sources[f"pet_flow_{scan.state}"] = series
     if not scans:
         return
     try:

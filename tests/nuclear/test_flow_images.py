@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pydicom
 import pytest
 from typer.testing import CliRunner
 
@@ -122,3 +123,6 @@ def test_pipeline_reports_pet_flow(dicom_study, tmp_path):
     assert flow["summary"] in report.data["narrative"]["findings"]
     assert len(flow["mfr"]["segments"]) == 17
     assert "PET myocardial blood flow" in report.html_path.read_text()
+    sr = pydicom.dcmread(report.sr_path)
+    text = str(sr)
+    assert "Myocardial blood flow" in text and "Myocardial flow reserve" in text
