@@ -69,6 +69,16 @@ def test_motion_detected_and_corrected(rb82_rest):
     assert result.global_fit.mbf_ml_min_g == pytest.approx(still.global_fit.mbf_ml_min_g, rel=0.04)
 
 
+def test_late_start_flags_the_input_function(rb82_rest):
+    images = simulate_flow_images(rb82_rest, noise=False)
+    late = FrameTiming(images.frame_start_s[3:] - 30.0, images.frame_durations_s[3:], "START",
+                       None, "", "Bq/mL", np.ones(len(images.frames) - 3))  # fmt: skip
+    scan = scan_from_frames(images.frames[3:], late, source="phantom", tracer="rb82")
+    result = analyze_flow_scan(scan)
+    assert any("peaks in the first frame" in r for r in result.review_reasons)
+    assert result.to_json()["needs_review"]
+
+
 def test_bad_scans_get_one_line_errors(rb82_rest):
     images = simulate_flow_images(rb82_rest, noise=False, frame_durations_s=[10.0] * 12 + [30.0])
     with pytest.raises(InputError, match="phantom: scan of 150 s is too short for the rb82 model"):
