@@ -25,6 +25,7 @@ rest and stress series as DICOM PET with the ground truth.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Sequence
@@ -302,6 +303,18 @@ def _materials(grid: VoxelGrid, supersample: int = 3):
     return maps, lv
 
 
+@functools.lru_cache(maxsize=4)
+def _blurred_materials(shape: tuple[int, int, int], voxel_mm: float, fwhm_mm: float):
+    """Material maps (19 + body) blurred by the Gaussian PSF; the anatomy is the same in every study."""
+    origin = tuple(-0.5 * (n - 1) * voxel_mm for n in shape[::-1])
+    maps, lv = _materials(VoxelGrid(shape, voxel_mm, origin))
+    body = 1.0 - maps.sum(axis=0).clip(0, 1)
+    sigma_vox = fwhm_mm / 2.3548 / voxel_mm
+    blurred = np.array([ndimage.gaussian_filter(m, sigma_vox) for m in (*maps, body)])
+    blurred.flags.writeable = False
+    return blurred, lv
+
+
 def simulate_flow_images(
     truth: FlowTruth,
     *,
@@ -323,12 +336,7 @@ def simulate_flow_images(
     tracer = truth.tracer
     starts, durations = _schedule(tracer, frame_durations_s)
     origin = tuple(-0.5 * (n - 1) * voxel_mm for n in shape[::-1])
-    grid = VoxelGrid(shape, voxel_mm, origin)
-    maps, lv = _materials(grid)
-    occupied = maps.sum(axis=0).clip(0, 1)
-    body = 1.0 - occupied
-    sigma_vox = fwhm_mm / 2.3548 / voxel_mm
-    blurred = np.array([ndimage.gaussian_filter(m, sigma_vox) for m in (*maps, body)])
+    blurred, lv = _blurred_materials(tuple(shape), float(voxel_mm), float(fwhm_mm))
     curves = _fine_curves(truth, float(starts[-1] + durations[-1]))
     avg = lambda fine: _frame_average(fine, starts, durations)  # noqa: E731
     lv_c, rv_c, body_c = avg(curves.lv), avg(curves.rv), avg(curves.body)
