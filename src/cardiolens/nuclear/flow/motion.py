@@ -21,8 +21,10 @@ from cardiolens.core.volume import Volume
 
 __all__ = ["MotionResult", "correct_motion", "MOTION_THRESHOLD_MM"]
 
-#: Shift (mm) of the LV centre above which a frame counts as moved (half a typical 6 mm FWHM).
-MOTION_THRESHOLD_MM = 3.0
+#: Shift (mm) of the LV centre above which a frame counts as moved, by tracer: half a typical
+#: 6 mm FWHM, and for water (low-contrast, noisy frames; the registration of unmoved noisy
+#: phantom frames reached 4.7 mm) 6 mm.
+MOTION_THRESHOLD_MM = {"rb82": 3.0, "nh3": 3.0, "h2o": 6.0}
 #: Frames starting at or after this time (s) and lasting at least 20 s are checked, by tracer
 #: (shorter frames are too noisy to register reliably).
 MOTION_START_S = {"rb82": 120.0, "nh3": 120.0, "h2o": 100.0}
@@ -37,13 +39,14 @@ class MotionResult:
     frames: list[Volume]
     shift_mm: np.ndarray
     moved: tuple[int, ...]
+    threshold_mm: float
 
     def to_json(self) -> dict:
         """JSON-ready summary."""
         finite = self.shift_mm[np.isfinite(self.shift_mm)]
         return {
             "method": "rigid (Euler 3D) registration of tissue-phase frames, correlation metric",
-            "threshold_mm": MOTION_THRESHOLD_MM,
+            "threshold_mm": self.threshold_mm,
             "max_shift_mm": round(float(finite.max()), 2) if finite.size else 0.0,
             "shift_mm": [None if not np.isfinite(v) else round(float(v), 2) for v in self.shift_mm],
             "corrected_frames": [int(k) + 1 for k in self.moved],
@@ -96,7 +99,7 @@ def correct_motion(
     checked = np.flatnonzero((starts_s >= MOTION_START_S[tracer]) & (durations_s >= MIN_FRAME_S))
     shifts = np.full(len(frames), np.nan)
     if len(checked) < 2:
-        return MotionResult(list(frames), shifts, ())
+        return MotionResult(list(frames), shifts, (), MOTION_THRESHOLD_MM[tracer])
     reference = frames[int(checked[0])]
     fixed = _crop(reference, centre)
     shifts[checked[0]] = 0.0
@@ -107,7 +110,7 @@ def correct_motion(
         shifts[k] = float(
             np.linalg.norm(np.asarray(transform.TransformPoint(centre.tolist())) - centre)
         )
-        if shifts[k] > MOTION_THRESHOLD_MM:
+        if shifts[k] > MOTION_THRESHOLD_MM[tracer]:
             resampled = sitk.Resample(
                 frames[k].to_sitk(), reference.to_sitk(), transform, sitk.sitkLinear, 0.0
             )
@@ -115,4 +118,4 @@ def correct_motion(
                 resampled, modality=frames[k].modality, metadata=dict(frames[k].metadata)
             )
             moved.append(int(k))
-    return MotionResult(out, shifts, tuple(moved))
+    return MotionResult(out, shifts, tuple(moved), MOTION_THRESHOLD_MM[tracer])
