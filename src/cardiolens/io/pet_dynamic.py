@@ -50,10 +50,10 @@ __all__ = [
 HALF_LIVES_S = {"rb": 75.45, "rubidium": 75.45, "n-13": 597.9, "n13": 597.9, "ammonia": 597.9,
                 "o-15": 122.24, "o15": 122.24, "water": 122.24, "f-18": 6586.2}  # fmt: skip
 GAP_TOLERANCE_S = 1.0
+#: Per-file timing attributes; the series-level ones are read from the first file.
 _TIMING_TAGS = [
-    "ImageIndex", "NumberOfSlices", "NumberOfTimeSlices", "AcquisitionDate", "AcquisitionTime",
-    "FrameReferenceTime", "ActualFrameDuration", "RadiopharmaceuticalInformationSequence",
-    "DecayCorrection", "Units",
+    "ImageIndex", "NumberOfSlices", "AcquisitionDate", "AcquisitionTime", "FrameReferenceTime",
+    "ActualFrameDuration",
 ]  # fmt: skip
 
 
@@ -186,7 +186,7 @@ def dicom_frame_timing(files: Sequence[str | Path]) -> FrameTiming:
     if not headers:
         raise InputError("no files in the dynamic series")
     frames = _frame_groups(headers)
-    first = headers[0][1]
+    first = pydicom.dcmread(headers[0][0], stop_before_pixels=True, force=True)
     n_expected = int(first.get("NumberOfTimeSlices") or 0)
     if n_expected and len(frames) < n_expected:
         raise InputError(
