@@ -214,6 +214,11 @@ class FlowScanResult:
         }
 
 
+def _two(value: float) -> str:
+    """Two decimals of the value as rounded in the JSON (3 decimals), so text and JSON agree."""
+    return f"{round(float(value), 3):.2f}"
+
+
 def _weighted_tac(tacs: np.ndarray, weights: np.ndarray) -> np.ndarray:
     n = tacs.shape[0]
     return (tacs * weights).reshape(n, -1).sum(axis=1) / max(float(weights.sum()), 1e-12)
@@ -407,7 +412,7 @@ class FlowStudyResult:
         parts = []
         for scan in (self.rest, self.stress):
             if scan is not None:
-                parts.append(f"{scan.scan.state} MBF {scan.global_fit.mbf_ml_min_g:.2f} mL/min/g")
+                parts.append(f"{scan.scan.state} MBF {_two(scan.global_fit.mbf_ml_min_g)} mL/min/g")
         if self.rest is None or self.stress is None:
             return "PET flow (" + ", ".join(parts) + "); MFR needs both rest and stress."
         ter = {
@@ -415,7 +420,7 @@ class FlowStudyResult:
             for t in self.rest.territory_mbf
         }
         glob = self.stress.global_fit.mbf_ml_min_g / self.rest.global_fit.mbf_ml_min_g
-        low = [f"{t} {v:.2f}" for t, v in ter.items() if v < MFR_ABNORMAL_BELOW]
+        low = [f"{t} {_two(v)}" for t, v in ter.items() if v < MFR_ABNORMAL_BELOW]
         cfc = {t: cfc_category(self.stress.territory_mbf[t], ter[t]) for t in ter}
         reduced = [
             f"{t} {c}" for t, c in cfc.items() if c in ("severely reduced", "moderately reduced")
@@ -423,7 +428,7 @@ class FlowStudyResult:
         text = (
             f"PET {self.rest.scan.tracer.value} flow: "
             + ", ".join(parts)
-            + f", global MFR {glob:.2f}"
+            + f", global MFR {_two(glob)}"
         )
         text += "; MFR < 2 in " + ", ".join(low) if low else "; MFR >= 2 in all territories"
         if reduced:
