@@ -151,3 +151,17 @@ def test_nifti_without_sidecar_or_unsorted(tmp_path):
     path, _ = _nifti(tmp_path, [0.0, 20.0, 10.0, 40.0, 70.0], DURATIONS)
     with pytest.raises(InputError, match="out of order"):
         read_dynamic_nifti(path)
+
+
+def test_cli_static_pet_is_a_single_frame(tmp_path, capsys):
+    from cardiolens.cli import main
+
+    frames, paths = _write(tmp_path)
+    for path in paths:  # keep the first frame only: a static PET series
+        if not path.name.startswith("PT_001_"):
+            path.unlink()
+    with pytest.raises(SystemExit) as info:
+        main(["pet-flow", str(tmp_path / "dyn")])
+    message = capsys.readouterr().err.strip()
+    assert info.value.code == 2 and "\n" not in message
+    assert "PT_001_" in message and "a single frame" in message
