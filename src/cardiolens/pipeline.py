@@ -289,6 +289,53 @@ def _run_nuclear(
     return nuclear
 
 
+# ---------------------------------------------------------------- PET flow stage
+def _run_pet_flow(
+    study: Study, outputs: _Outputs, options: AnalysisOptions
+) -> dict[str, Any] | None:
+    """Rest/stress MBF, MFR and CFC of the dynamic PET series (:mod:`cardiolens.nuclear.flow`)."""
+    dynamic = study.by_role(SeriesRole.PET_DYNAMIC)
+    from cardiolens.nuclear.flow import analyze_flow, scan_from_series
+
+    scans: dict[str, Any] = {}
+    for series in dynamic:
+        try:
+            scan = scan_from_series(series)
+        except CardiolensError as error:
+            outputs.fail(series.series_uid, "pet_flow", str(error))
+            continue
+        if scan.state in scans:
+            outputs.fail(series.series_uid, "pet_flow", f"a second {scan.state} dynamic series")
+            continue
+        scans[scan.state] = scan
+        outputs.companions.append(series.series_uid)
+        outputs.sources[f"pet_flow_{scan.state}"] = series
+    if not scans:
+        return None
+    try:
+        result = analyze_flow(rest=scans.get("rest"), stress=scans.get("stress"))
+    except CardiolensError as error:
+        for series in dynamic:
+            outputs.fail(series.series_uid, "pet_flow", str(error))
+        return None
+    pet_flow = result.to_json()
+    for reason in pet_flow["review_reasons"]:
+        outputs.flag("pet_flow", reason, code="pet_flow_review")
+    for name in ("rest", "stress"):
+        part = pet_flow[name]
+        if part is not None:
+            outputs.figures[f"mbf_{name}"] = fig.bullseye_png(
+                part["segments_mbf_ml_min_g"], title=f"{name.capitalize()} MBF", vmin=0.0,
+                vmax=4.0, unit="mL/min/g",
+            )  # fmt: skip
+    if pet_flow["mfr"] is not None:
+        outputs.figures["mfr"] = fig.bullseye_png(
+            pet_flow["mfr"]["segments"], title="MFR (stress / rest)", vmin=1.0, vmax=4.0,
+            unit="ratio",
+        )  # fmt: skip
+    return pet_flow
+
+
 # ---------------------------------------------------------------- calcium stage
 def _run_calcium(
     study: Study, outputs: _Outputs, options: AnalysisOptions
@@ -431,6 +478,12 @@ STAGES: list[Stage] = [
         "nuclear perfusion and function",
         _run_nuclear,
         roles=(*_STRESS_ROLES, *_REST_ROLES),
+    ),
+    Stage(
+        "pet_flow",
+        "PET myocardial blood flow",
+        _run_pet_flow,
+        roles=(SeriesRole.PET_DYNAMIC,),
     ),
     Stage("calcium", "coronary calcium", _run_calcium, roles=(SeriesRole.CT_CALCIUM,)),
     Stage(

@@ -40,7 +40,7 @@ def test_spillover_and_noise():
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"tracer": "fdg"}, "tracer must be rb82 or nh3"),
+        ({"tracer": "fdg"}, "tracer must be rb82, nh3 or h2o"),
         ({"tracer": "rb-82", "mbf_ml_min_g": -1}, "mbf must be"),
     ],
 )

@@ -7,7 +7,9 @@ Model (one-tissue compartment with spillover, as used for Rb-82 and N-13 ammonia
 * uptake rate from flow: Rb-82 ``K1 = MBF (1 - 0.77 exp(-0.63 / MBF))`` (Lortie M
   et al., Eur J Nucl Med Mol Imaging 2007;34:1765-74); N-13 ammonia ``K1 = MBF``
   (DeGrado TR et al., J Nucl Cardiol 1996;3:494-507; extraction near 1 over the
-  first minutes, metabolites ignored).
+  first minutes, metabolites ignored); O-15 water ``K1 = MBF`` (freely diffusible).
+  :mod:`cardiolens.phantom.pet_flow` builds on these curves for whole dynamic
+  studies (per-segment flow, metabolites, water, images, DICOM).
 
 Curves are decay-corrected activity concentrations (kBq/mL) averaged over each
 frame. The input is a gamma-variate bolus with recirculation; the RV curve leads
@@ -16,15 +18,14 @@ the LV curve by a few seconds.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from enum import StrEnum
 
 import numpy as np
 from scipy import optimize
 
 from cardiolens.core.errors import ParameterError
+from cardiolens.core.tracers import PetTracer, k1_from_mbf, mbf_from_k1
 
 __all__ = [
     "PetTracer",
@@ -40,40 +41,6 @@ __all__ = [
 #: Rb-82 rest/stress dynamic framing (Lortie 2007): 12 x 10 s, 2 x 30 s, 1 x 60 s, 1 x 120 s.
 DEFAULT_FRAME_DURATIONS_S: tuple[float, ...] = (10.0,) * 12 + (30.0,) * 2 + (60.0, 120.0)
 _DT_S = 0.5
-
-
-class PetTracer(StrEnum):
-    """Perfusion tracers with a flow-to-K1 relation."""
-
-    RB82 = "rb82"
-    NH3 = "nh3"
-
-    @classmethod
-    def parse(cls, value: str | PetTracer) -> PetTracer:
-        """The tracer named ``value`` (``rb82`` or ``nh3``); a wrong name gets a suggestion."""
-        try:
-            return cls(str(value).strip().lower().replace("-", "").replace("_", ""))
-        except ValueError:
-            close = difflib.get_close_matches(str(value).lower(), [t.value for t in cls], n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise ParameterError(f"tracer must be rb82 or nh3; got {value!r}.{hint}") from None
-
-
-def k1_from_mbf(mbf_ml_min_g: np.ndarray | float, tracer: PetTracer | str) -> np.ndarray:
-    """Uptake rate K1 (mL/min/g) of a myocardial blood flow (mL/min/g) for ``tracer``."""
-    mbf = np.asarray(mbf_ml_min_g, dtype=float)
-    if PetTracer.parse(tracer) == PetTracer.RB82:
-        return mbf * (1 - 0.77 * np.exp(-0.63 / mbf))
-    return mbf
-
-
-def mbf_from_k1(k1_ml_min_g: float, tracer: PetTracer | str) -> float:
-    """Myocardial blood flow (mL/min/g) whose K1 is ``k1_ml_min_g`` (inverts :func:`k1_from_mbf`)."""
-    if PetTracer.parse(tracer) == PetTracer.NH3:
-        return float(k1_ml_min_g)
-    if k1_ml_min_g <= 0:
-        return 0.0
-    return float(optimize.brentq(lambda m: float(k1_from_mbf(m, tracer)) - k1_ml_min_g, 1e-4, 50.0))
 
 
 @dataclass(frozen=True)

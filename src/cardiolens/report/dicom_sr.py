@@ -53,6 +53,7 @@ _UNIT = {
     "mm3": CodedConcept("mm3", "UCUM", "cubic millimeter"),
     "mg": CodedConcept("mg", "UCUM", "milligram"),
     "1": CodedConcept("1", "UCUM", "no units"),
+    "mL/min/g": CodedConcept("mL/min/g", "UCUM", "milliliter per minute per gram"),
 }
 _CONCEPT = {
     "lvef_pct": (CodedConcept("10230-1", "LN", "Left Ventricular Ejection Fraction"), "%"),
@@ -67,6 +68,8 @@ _CONCEPT = {
     "agatston": (_local("CL007", "Agatston score"), "1"),
     "volume_mm3": (CodedConcept("122660", "DCM", "Calcium Volume"), "mm3"),
     "mass_mg": (CodedConcept("122661", "DCM", "Calcium Mass"), "mg"),
+    "mbf_ml_min_g": (_local("CL008", "Myocardial blood flow"), "mL/min/g"),
+    "mfr": (_local("CL009", "Myocardial flow reserve"), "1"),
 }
 
 
@@ -131,6 +134,14 @@ def _groups(
     if nuclear.get("stress") and "stress" in sources:
         combined = {k: nuclear.get(k) for k in ("sds", "ischemic_tpd_pct", "tid")}
         groups.append(_group("stress-rest comparison", combined, sources["stress"], myocardium))
+    flow = report.get("pet_flow") or {}
+    for name in ("rest", "stress"):
+        if flow.get(name) and f"pet_flow_{name}" in sources:
+            values = {"mbf_ml_min_g": flow[name]["global_mbf_ml_min_g"]}
+            if name == "stress" and flow.get("mfr"):
+                values["mfr"] = flow["mfr"]["global"]
+            label = f"{name} myocardial blood flow (global)"
+            groups.append(_group(label, values, sources[f"pet_flow_{name}"], myocardium))
     calcium = report.get("calcium")
     if calcium and "calcium" in sources:
         totals = {k: calcium[k] for k in ("agatston", "volume_mm3", "mass_mg")}
@@ -183,7 +194,7 @@ def _document(
     )
     procedure = (
         _local("CL100", "Myocardial perfusion imaging")
-        if report.get("nuclear")
+        if report.get("nuclear") or report.get("pet_flow")
         else _local("CL101", "Coronary artery calcium scoring")
     )
     content = hd.sr.MeasurementReport(

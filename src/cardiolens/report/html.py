@@ -41,6 +41,9 @@ FIGURE_TITLES: dict[str, str] = {
     "volume_curves": "Time-volume curves",
     "phase_stress": "Stress phase polar map and histogram",
     "phase_rest": "Rest phase polar map and histogram",
+    "mbf_rest": "Rest myocardial blood flow (mL/min/g)",
+    "mbf_stress": "Stress myocardial blood flow (mL/min/g)",
+    "mfr": "Myocardial flow reserve (stress / rest)",
     "calcium_overlay": "Calcium lesions by artery",
     "shap_waterfall": "Risk model explanation (SHAP)",
 }
@@ -226,6 +229,29 @@ def _function_section(nuclear: Mapping[str, Any], figures: Mapping[str, bytes]) 
         + "</div>"
         + _figures(figures, names, "bullseye")
         + _figures(figures, ["phase_stress", "phase_rest"], "phase")
+        + "</section>"
+    )
+
+
+def _pet_flow_section(flow: Mapping[str, Any], figures: Mapping[str, bytes]) -> str:
+    """MBF/MFR bull's-eyes and a territory table (cardiolens.nuclear.flow)."""
+    rest, stress, mfr, cfc = flow.get("rest"), flow.get("stress"), flow.get("mfr"), flow.get("cfc")
+    rows = []
+    for territory in ("LAD", "LCx", "RCA"):
+        rows.append(
+            [
+                territory,
+                _number((rest or {}).get("territory_mbf_ml_min_g", {}).get(territory), 2),
+                _number((stress or {}).get("territory_mbf_ml_min_g", {}).get(territory), 2),
+                _number((mfr or {}).get("territories", {}).get(territory), 2),
+                _e((cfc or {}).get("territories", {}).get(territory, "")),
+            ]
+        )
+    table = _table(["Territory", "Rest MBF", "Stress MBF", "MFR", "CFC"], rows)
+    return (
+        f"<section><h2>PET myocardial blood flow ({_e(flow['tracer'])})</h2>"
+        f"<p>{_e(flow['summary'])} Model: {_e(flow['model']['reference'])}.</p>{table}"
+        + _figures(figures, ["mbf_rest", "mbf_stress", "mfr"])
         + "</section>"
     )
 
@@ -459,6 +485,8 @@ def render_html(report: Mapping[str, Any], figures: Mapping[str, bytes]) -> str:
     ]
     if report.get("nuclear"):
         sections.append(_nuclear_section(report["nuclear"], figures))
+    if report.get("pet_flow"):
+        sections.append(_pet_flow_section(report["pet_flow"], figures))
     if report.get("calcium"):
         sections.append(_calcium_section(report["calcium"], figures))
     if report.get("risk"):

@@ -500,6 +500,11 @@ def build_narrative(
         sex = (((report.get("study") or {}).get("patient") or {}).get("values") or {}).get("sex")
         findings += more_findings + _phase_sentences(report["nuclear"], sex)
         impression += more_impression
+    if report.get("pet_flow"):
+        findings.append(report["pet_flow"]["summary"])
+        low = (report["pet_flow"].get("mfr") or {}).get("territories_below_2") or []
+        if low:
+            impression.append(f"Reduced myocardial flow reserve (MFR < 2) in {', '.join(low)}.")
     if report.get("calcium"):
         phantom = bool(report.get("provenance", {}).get("parameters", {}).get("calcium_phantom"))
         more_findings, more_impression = _calcium_narrative(report["calcium"], phantom)
