@@ -16,7 +16,8 @@ from cardiolens.pipeline import STAGES, Stage, analyze_study, register_stage
 
 def test_registry_declares_needs_and_sections():
     by_name = {stage.name: stage for stage in STAGES}
-    assert list(by_name) == ["nuclear", "calcium", "risk"]
+    assert list(by_name) == ["nuclear", "pet_flow", "calcium", "risk"]
+    assert by_name["pet_flow"].roles == (SeriesRole.PET_DYNAMIC,)
     assert SeriesRole.SPECT_STRESS in by_name["nuclear"].roles
     assert SeriesRole.PET_REST in by_name["nuclear"].roles
     assert by_name["calcium"].roles == (SeriesRole.CT_CALCIUM,)
@@ -72,10 +73,11 @@ def test_plugged_in_stage_runs_after_the_ones_it_uses(
 
 def test_register_stage_inserts_and_replaces(monkeypatch):
     monkeypatch.setattr(pipeline, "STAGES", list(STAGES))
-    extra = Stage("pet_flow", "PET flow", _never, roles=(SeriesRole.PET_STRESS,))
+    extra = Stage("learned_lv", "learned LV", _never, roles=(SeriesRole.SPECT_STRESS,))
     register_stage(extra, before="risk")
-    assert [s.name for s in pipeline.STAGES] == ["nuclear", "calcium", "pet_flow", "risk"]
-    register_stage(Stage("pet_flow", "PET flow v2", _never))
-    assert [s.step for s in pipeline.STAGES][2] == "PET flow v2"
+    names = ["nuclear", "pet_flow", "calcium", "learned_lv", "risk"]
+    assert [s.name for s in pipeline.STAGES] == names
+    register_stage(Stage("learned_lv", "learned LV v2", _never))
+    assert [s.step for s in pipeline.STAGES][3] == "learned LV v2"
     with pytest.raises(ValueError, match="no stage named"):
         register_stage(Stage("x", "x", _never), before="nope")
