@@ -563,7 +563,9 @@ def _context(outputs: _Outputs, clinical: Mapping[str, Any] | None) -> dict[str,
     context = {
         "patient": patient_context([h for h in headers.values() if h is not None], clinical),
         "acquisitions": [
-            acquisition_context(key, series, headers[key], _gates(outputs.sections.get("nuclear"), key))
+            acquisition_context(
+                key, series, headers[key], _gates(outputs.sections.get("nuclear"), key)
+            )
             for key, series in outputs.sources.items()
         ],
     }
