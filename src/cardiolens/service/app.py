@@ -8,6 +8,7 @@ jobs by their random id only (no patient data, no file names).
 """
 
 import logging
+import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -26,7 +27,7 @@ from cardiolens.service.config import ServiceConfig, audit_action
 from cardiolens.service.review import parse_change, review_state
 from cardiolens.service.store import Job, JobStatus, JobStore, Role
 from cardiolens.service.uploads import UploadError, discard, store_upload
-from cardiolens.service.worker import JobRunner, PacsWatch
+from cardiolens.service.worker import JobRunner, PacsWatch, store_back
 
 __all__ = ["User", "create_app"]
 
@@ -84,6 +85,7 @@ def create_app(config: ServiceConfig, *, run_jobs: bool = True) -> FastAPI:
     """The FastAPI application over ``config.data_dir``; ``run_jobs`` starts the runner."""
     store = JobStore(config.store_path)
     bearer = HTTPBearer(auto_error=False)
+    writing = threading.Lock()  # one amendment or sign-off at a time: each rewrites a folder
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -270,6 +272,25 @@ def create_app(config: ServiceConfig, *, run_jobs: bool = True) -> FastAPI:
             raise HTTPException(409, str(error)) from None
         return out
 
+    def with_pacs_copy(job_id: str, data: dict[str, Any], user: User) -> dict[str, Any]:
+        """The review state; a study from the PACS gets the new SR stored back (``pacs``:
+        ``stored`` or the ``error``: the report is written either way)."""
+        from cardiolens.report.amendments import latest_sr
+
+        state = review_state(data)
+        out, job = config.out_dir(job_id), job_or_404(job_id)
+        sr = latest_sr(out, data)
+        if job.source != "pacs" or config.orthanc_url is None or sr is None:
+            return state
+        try:
+            store_back(config, [sr], user.name, job_id)
+        except CardiolensError as error:
+            audit_action(
+                config, "service.pacs_store_failed", user.name, job_id=job_id, reason=str(error)
+            )
+            return state | {"pacs": {"error": f"the new SR is not in the PACS: {error}"}}
+        return state | {"pacs": {"stored": sr.name}}
+
     @app.post("/jobs/{job_id}/amend")
     def amend(
         job_id: str, amendment: Amendment, user: Annotated[User, Depends(require(*_SIGN))]
@@ -279,21 +300,22 @@ def create_app(config: ServiceConfig, *, run_jobs: bool = True) -> FastAPI:
         A report signed final takes an addendum only (409 otherwise)."""
         from cardiolens.pipeline import amend_report
 
-        out = report_folder(job_id, addendum=amendment.addendum)
-        try:
-            data = amend_report(
-                out,
-                user=user.name,
-                text=amendment.text,
-                changes=[parse_change(change.model_dump()) for change in amendment.changes],
-                overrides=amendment.overrides,
-                addendum=amendment.addendum,
-                audit_db=config.audit_path,
-            )
-        except CardiolensError as error:
-            raise HTTPException(422, str(error)) from None
+        with writing:
+            out = report_folder(job_id, addendum=amendment.addendum)
+            try:
+                data = amend_report(
+                    out,
+                    user=user.name,
+                    text=amendment.text,
+                    changes=[parse_change(change.model_dump()) for change in amendment.changes],
+                    overrides=amendment.overrides,
+                    addendum=amendment.addendum,
+                    audit_db=config.audit_path,
+                )
+            except CardiolensError as error:
+                raise HTTPException(422, str(error)) from None
         logger.info("job %s amended by %s", job_id, user.name)
-        return review_state(data)
+        return with_pacs_copy(job_id, data, user)
 
     @app.post("/jobs/{job_id}/sign")
     def sign(
@@ -304,16 +326,18 @@ def create_app(config: ServiceConfig, *, run_jobs: bool = True) -> FastAPI:
         """Sign the report (``final`` by default, or ``preliminary``); final locks it."""
         from cardiolens.pipeline import sign_report
 
-        status, out = (signoff or SignOff()).status, report_folder(job_id)
-        try:
-            data = sign_report(out, reader=user.name, status=status, audit_db=config.audit_path)
-        except CardiolensError as error:
-            raise HTTPException(422, str(error)) from None
+        status = (signoff or SignOff()).status
+        with writing:
+            out = report_folder(job_id)
+            try:
+                data = sign_report(out, reader=user.name, status=status, audit_db=config.audit_path)
+            except CardiolensError as error:
+                raise HTTPException(422, str(error)) from None
         if status == "final":  # the worklist mirrors the report's lock
             signed = data["physician"]["signoff"]
             store.update(job_id, signed_by=signed["reader"], signed_utc=signed["time_utc"])
         logger.info("job %s signed %s by %s", job_id, status, user.name)
-        return review_state(data)
+        return with_pacs_copy(job_id, data, user)
 
     @app.get("/jobs/{job_id}/figures")
     def list_figures(job_id: str, user: Annotated[User, Depends(require(*_VIEW))]) -> list[str]:

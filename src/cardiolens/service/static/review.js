@@ -193,11 +193,16 @@ function auditDetail(entry) {
   return shown.length ? `: ${shown.join("; ")}` : "";
 }
 
+function pacsNote(answer) {
+  return answer.pacs && answer.pacs.error ? `; ${answer.pacs.error}` : "";
+}
+
 async function amend(change) {
   try {
-    renderReview(await (await api(`/jobs/${state.job}/amend`, { method: "POST", json: { changes: [change] } })).json());
+    const answer = await (await api(`/jobs/${state.job}/amend`, { method: "POST", json: { changes: [change] } })).json();
+    renderReview(answer);
     await renderAudit();
-    say("amendment recorded");
+    say("amendment recorded" + pacsNote(answer), Boolean(pacsNote(answer)));
   } catch (error) {
     say(`not saved: ${error.message}`, true);
     renderReview(state.review);
@@ -206,9 +211,10 @@ async function amend(change) {
 
 async function sign() {
   try {
-    renderReview(await (await api(`/jobs/${state.job}/sign`, { method: "POST" })).json());
+    const answer = await (await api(`/jobs/${state.job}/sign`, { method: "POST" })).json();
+    renderReview(answer);
     await renderAudit();
-    say("report signed and locked");
+    say("report signed and locked" + pacsNote(answer), Boolean(pacsNote(answer)));
   } catch (error) {
     say(`not signed: ${error.message}`, true);
   }
