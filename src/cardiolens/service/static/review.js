@@ -142,7 +142,7 @@ function renderReview(review) {
     if (!lesion.artery) artery.prepend(el("option", { value: "" }, "unassigned"));
     artery.value = lesion.artery || "";
     artery.addEventListener("change", () => amend({ kind: "lesion_artery", lesion: lesion.number, artery: artery.value }));
-    // an exclusion is an amendment of the report: it is not undone, a later one can add to it
+    // an excluded lesion stays excluded: the amendment API records exclusions, not re-inclusions
     const exclude = el("input", { type: "checkbox", className: "lesion-exclude", checked: lesion.excluded, disabled: locked || lesion.excluded, dataset: { lesion: String(lesion.number) } });
     exclude.addEventListener("change", () => amend({ kind: "lesion_exclusion", lesion: lesion.number }));
     lesions.append(el("tr", {}, el("td", {}, lesion.number), el("td", {}, artery),
