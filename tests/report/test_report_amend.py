@@ -18,6 +18,7 @@ from cardiolens.report.changes import (
     LesionArtery,
     LesionExclusion,
     SegmentScore,
+    automated_values,
     parse_lesion_artery,
     parse_segment_score,
 )
@@ -239,3 +240,26 @@ def test_a_report_written_before_the_rule_finds_its_log_in_its_folder(report_fol
         "tester",
         "Dr A",
     ]
+
+
+def test_automated_values_undo_every_recorded_change(report_folder):
+    automated = load_report(report_folder)
+    amend_report(report_folder, user="Dr Reader", changes=[SegmentScore("stress", 7, 4)])
+    amend_report(
+        report_folder,
+        user="Dr Reader",
+        changes=[SegmentScore("stress", 7, 0), LesionArtery(2, "LCx"), LesionExclusion(1)],
+    )
+    amended = amend_report(report_folder, user="Dr Reader", changes=[Impression("Artefact.")])
+    assert amended["nuclear"]["stress"]["summed_score"] == 8  # 10 - 2 + 0
+    assert amended["calcium"]["agatston"] == 30.0
+    original = automated_values(amended)
+    assert original["nuclear"] == automated["nuclear"]  # SSS 10 / SRS 0 / SDS 10 again
+    assert [x["artery"] for x in original["calcium"]["lesions"]] == ["LAD", "RCA"]
+    assert not any(x.get("excluded") for x in original["calcium"]["lesions"])
+    # LAD 150 + RCA 30 (Agatston AS et al., JACC 1990: the sum of the lesion scores)
+    assert original["calcium"]["agatston"] == 180.0
+    assert original["calcium"]["per_artery"]["RCA"]["agatston"] == 30.0
+    assert original["calcium"]["cac_drs"] == automated["calcium"]["cac_drs"]
+    assert original["physician"].get("impression") is None
+    assert load_report(report_folder) == amended  # the report itself is untouched

@@ -1,4 +1,5 @@
-"""PACS round trip with a real Orthanc: C-STORE in, analysed once stable, SR/SEG stored back."""
+"""PACS round trip with a real Orthanc: C-STORE in, analysed once stable, SR/SEG stored back,
+and a physician's amended SR stored back too."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 
 from cardiolens.service.config import ServiceConfig
 from cardiolens.service.store import JobStore
+from tests.report.fakes import sr_numbers
 from tests.report.test_report_dicom import dciodvfy_errors
 from tests.service.orthanc import ORTHANC, Orthanc
 from tests.service.server import Service, free_port
@@ -70,6 +72,35 @@ def test_stable_study_is_analysed_once_and_sr_seg_stored_back(physionet_dicom_di
         status, entries = service.request("GET", f"/jobs/{job['job_id']}/audit", token)
         assert "service.pacs_store" in [e["action"] for e in entries]
 
+        # a physician's amendment: its new SR (superseding the first) is stored back too
+        first_report = service.request("GET", f"/jobs/{job['job_id']}/report.json", token)[1]
+        rest = first_report["nuclear"]["rest"]
+        new_score = 4 if rest["segment_scores"][0] < 4 else 0
+        change = {"kind": "segment_score", "state": "rest", "segment": 1, "score": new_score}
+        status, state = service.request(
+            "POST", f"/jobs/{job['job_id']}/amend", token, {"changes": [change]}
+        )
+        assert status == 200 and state["pacs"] == {"stored": "sr_v2.dcm"}, state
+
+        def both_srs():
+            series = orthanc.find("Series", {**study, "Modality": "SR"})
+            found = [i for s in series for i in orthanc.get(f"/series/{s}")["Instances"]]
+            return found if len(found) == 2 else None
+
+        instances = _wait(both_srs)
+        stored = [
+            pydicom.dcmread(pydicom.filebase.DicomBytesIO(orthanc.raw(f"/instances/{i}/file")))
+            for i in instances
+        ]
+        new_sr_path = service.data_dir / "jobs" / job["job_id"] / "out" / "sr_v2.dcm"
+        new_sr = pydicom.dcmread(new_sr_path)
+        [amended] = [sr for sr in stored if sr.SOPInstanceUID == new_sr.SOPInstanceUID]
+        [predecessor] = amended.PredecessorDocumentsSequence
+        referenced = predecessor.ReferencedSeriesSequence[0].ReferencedSOPSequence[0]
+        assert referenced.ReferencedSOPInstanceUID == sr.SOPInstanceUID
+        srs = rest["summed_score"] - rest["segment_scores"][0] + new_score
+        assert sr_numbers(new_sr_path)["Summed rest score"] == [srs]
+
         # the same study asked for by its UID is fetched from Orthanc and analysed again
         status, again = service.request(
             "POST", "/studies/pacs", token, {"study_uid": header.StudyInstanceUID}
@@ -77,7 +108,7 @@ def test_stable_study_is_analysed_once_and_sr_seg_stored_back(physionet_dicom_di
         assert status == 202
         again = service.wait_for(token, again["job_id"], ("done", "failed"))
         assert again["status"] == "done", again
-        first = service.request("GET", f"/jobs/{job['job_id']}/report.json", token)[1]
+        first = first_report  # as analysed, before the amendment
         second = service.request("GET", f"/jobs/{again['job_id']}/report.json", token)[1]
         assert (
             second["nuclear"]["rest"]["segment_scores"]

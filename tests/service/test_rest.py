@@ -118,27 +118,56 @@ def test_bad_upload_is_a_4xx_with_the_reason(service, files, expected, reason):
 
 def test_physician_amends_signs_and_the_report_locks(service, done_job):
     physician, job_id = service.tokens["physician"], done_job["job_id"]
-    status, physician_section = service.request(
+    before = service.request("GET", f"/jobs/{job_id}/report.json", physician)[1]
+    rest = before["nuclear"]["rest"]["segment_scores"]
+    new_score = 4 if rest[0] < 4 else 0
+    status, state = service.request(
         "POST",
         f"/jobs/{job_id}/amend",
         physician,
-        {"text": "Inferior attenuation.", "overrides": []},
+        {
+            "text": "Inferior attenuation.",
+            "changes": [
+                {"kind": "segment_score", "state": "rest", "segment": 1, "score": new_score}
+            ],
+        },
     )
-    assert status == 200 and physician_section["free_text"] == "Inferior attenuation."
+    assert status == 200 and state["physician"]["free_text"] == "Inferior attenuation."
+    srs = before["nuclear"]["rest"]["summed_score"] - rest[0] + new_score
+    assert state["current"]["srs"] == srs and state["original"]["srs"] == sum(rest)
+    report = service.request("GET", f"/jobs/{job_id}/report.json", physician)[1]
+    assert report["nuclear"]["rest"]["summed_score"] == srs  # the report itself recomputed
+    status, answer = service.request(
+        "POST", f"/jobs/{job_id}/amend", physician, {"changes": [{"kind": "lesion_exclusion"}]}
+    )
+    assert status == 422 and "needs lesion" in answer["detail"]
+
     status, signed = service.request("POST", f"/jobs/{job_id}/sign", physician)
-    assert status == 200 and signed["signed_by"] == "physician.user"
+    signoff = signed["physician"]["signoff"]
+    assert status == 200 and (signoff["reader"], signoff["status"]) == ("physician.user", "final")
+    job = service.request("GET", f"/jobs/{job_id}", physician)[1]
+    assert (job["signed_by"], job["signed_utc"]) == ("physician.user", signoff["time_utc"])
     status, answer = service.request("POST", f"/jobs/{job_id}/amend", physician, {"text": "Late."})
     assert status == 409 and "locked" in answer["detail"]
+    assert service.request("POST", f"/jobs/{job_id}/sign", physician)[0] == 409
+    status, state = service.request(
+        "POST", f"/jobs/{job_id}/amend", physician, {"text": "Late.", "addendum": True}
+    )
+    assert status == 200 and state["physician"]["amendments"][-1]["kind"] == "addendum"
+
     status, entries = service.request("GET", f"/jobs/{job_id}/audit", physician)
     actions = [(e["action"], e["user"]) for e in entries]
     assert ("service.submit", "physician.user") in actions
     assert ("analyze", "physician.user") in actions
-    assert actions.count(("amend", "physician.user")) == 2  # the amendment and the sign-off
-    assert actions[-1] == ("service.sign", "physician.user")
-    status, report = service.request("GET", f"/jobs/{job_id}/report.json", physician)
-    assert [a["text"] for a in report["physician"]["amendments"]][-1].startswith(
-        "Approved and signed"
-    )
+    assert actions[-3:] == [
+        ("amend", "physician.user"),
+        ("sign", "physician.user"),
+        ("addendum", "physician.user"),
+    ]
+    [amended] = [e for e in entries if e["action"] == "amend"]
+    assert amended["overrides"] == [
+        {"kind": "segment_score", "target": "rest segment 1", "before": rest[0], "after": new_score}
+    ]
 
 
 def test_admin_adds_a_token_and_reads_the_audit(service):

@@ -1,87 +1,39 @@
-"""Review edits: summaries recomputed from their definitions, checked against hand sums."""
+"""Review edits as typed report changes; the page's view reads the recomputed report back."""
 
 from __future__ import annotations
 
 import pytest
 
 from cardiolens.core.errors import ParameterError
-from cardiolens.service.review import describe_edit, reviewed_summary, validate_edit
-
-STRESS = [0, 0, 0, 0, 0, 0, 4, 4, 0, 0, 0, 0, 2, 0, 0, 0, 0]  # SSS 10
-REST = [0] * 12 + [1] + [0] * 4  # SRS 1
-LESIONS = [  # (artery, agatston, volume mm3)
-    ("RCA", 231.28, 173.46),
-    ("LAD", 266.56, 205.8),
-    ("LCx", 41.16, 30.87),
-    (None, 12.5, 10.0),
-]
-
-
-@pytest.fixture
-def report():
-    return {
-        "nuclear": {
-            "stress": {"segment_scores": list(STRESS), "summed_score": 10},
-            "rest": {"segment_scores": list(REST), "summed_score": 1},
-            "sds": 9,
-        },
-        "calcium": {
-            "agatston": 551.5,
-            "cac_drs": {"category": 3, "vessels": 3, "label": "CAC-DRS A3/N3"},
-            "lesions": [{"artery": a, "agatston": s, "volume_mm3": v} for a, s, v in LESIONS],
-        },
-        "narrative": {"impression": ["Abnormal study."]},
-    }
+from cardiolens.report.changes import (
+    Impression,
+    LesionArtery,
+    LesionExclusion,
+    SegmentScore,
+    apply_changes,
+)
+from cardiolens.service.review import parse_change, review_state
+from tests.report.fakes import calcium_json, report_dict, reversible_lad_nuclear
 
 
-def test_without_edits_the_summary_is_the_report(report):
-    original = reviewed_summary(report, [])["original"]
-    assert (original["sss"], original["srs"], original["sds"]) == (10, 1, 9)
-    assert original["agatston"] == pytest.approx(551.5)
-    assert original["agatston_per_artery"] == pytest.approx(
-        {"LM": 0.0, "LAD": 266.56, "LCx": 41.16, "RCA": 231.28}
+def _amended(changes):
+    """A report (SSS 10 / SRS 0, calcium LAD 150 + RCA 30) with ``changes`` made and
+    recorded as one amendment, as :func:`cardiolens.report.amendments.amend_folder` does."""
+    data = report_dict(nuclear=reversible_lad_nuclear(), calcium=calcium_json())
+    amended, records = apply_changes(data, changes)
+    amended["physician"]["amendments"].append({"user": "dr", "changes": records})
+    return amended
+
+
+def test_edits_become_typed_changes():
+    assert parse_change(
+        {"kind": "segment_score", "state": "stress", "segment": 7, "score": 4}
+    ) == SegmentScore("stress", 7, 4)
+    assert parse_change({"kind": "lesion_exclusion", "lesion": 2}) == LesionExclusion(2)
+    assert parse_change({"kind": "lesion_artery", "lesion": 2, "artery": "LCx"}) == (
+        LesionArtery(2, "LCx")
     )
-    assert original["cac_drs"]["label"] == "CAC-DRS A3/N3"
-
-
-def test_segment_lesion_and_impression_edits(report):
-    edits = [
-        validate_edit(
-            report, {"kind": "segment_score", "state": "stress", "segment": 7, "score": 1}
-        ),
-        validate_edit(report, {"kind": "lesion", "lesion": 0, "exclude": True}),
-        validate_edit(report, {"kind": "lesion", "lesion": 3, "artery": "LAD"}),
-        validate_edit(report, {"kind": "impression", "text": "  Ischemia in the LAD.  "}),
-    ]
-    summary = reviewed_summary(report, edits)
-    current = summary["current"]
-    assert (current["sss"], current["srs"], current["sds"]) == (7, 1, 6)  # 10 - 4 + 1
-    # RCA lesion excluded, the unassigned one moved to the LAD: 266.56 + 12.5 + 41.16
-    assert current["agatston"] == pytest.approx(320.22)
-    assert current["agatston_per_artery"] == pytest.approx(
-        {"LM": 0.0, "LAD": 279.06, "LCx": 41.16, "RCA": 0.0}
-    )
-    assert current["agatston_category"] == ">=300"
-    assert current["cac_drs"]["vessels"] == 2 and current["cac_drs"]["category"] == 3
-    assert current["impression"] == ["Ischemia in the LAD."]
-    assert summary["original"]["sss"] == 10  # the automated values are kept
-    assert report["nuclear"]["stress"]["segment_scores"] == STRESS
-
-
-def test_amendment_text_names_the_change_and_the_new_summary(report):
-    edit = validate_edit(
-        report, {"kind": "segment_score", "state": "stress", "segment": 7, "score": 1}
-    )
-    text, override = describe_edit(report, [], edit)
-    assert text == "Stress segment 7 (mid anterior) score 4 -> 1: SSS 10 -> 7, SDS 9 -> 6."
-    assert override == "stress segment 7 score 4 -> 1"
-    lesion = validate_edit(report, {"kind": "lesion", "lesion": 0, "exclude": True})
-    text, override = describe_edit(report, [edit], lesion)
-    assert text == (
-        "Calcium lesion 1 (RCA) excluded: Agatston 551.5 -> 320.22 "
-        "(by artery LM 0, LAD 266.56, LCx 41.16, RCA 0), CAC-DRS A3/N2."
-    )
-    assert override == "calcium lesion 1 (RCA) excluded"
+    assert parse_change({"kind": "impression", "text": "Artefact."}) == Impression("Artefact.")
 
 
 @pytest.mark.parametrize(
@@ -89,13 +41,35 @@ def test_amendment_text_names_the_change_and_the_new_summary(report):
     [
         ({"kind": "segment_score", "state": "stress", "segment": 18, "score": 1}, "1-17"),
         ({"kind": "segment_score", "state": "stress", "segment": 3, "score": 5}, "0-4"),
-        ({"kind": "lesion", "lesion": 9, "exclude": True}, "no calcium lesion"),
-        ({"kind": "lesion", "lesion": 0, "artery": "PDA"}, "artery must be"),
-        ({"kind": "lesion", "lesion": 0}, "either excludes"),
-        ({"kind": "impression", "text": " "}, "empty"),
-        ({"kind": "delete"}, "unknown edit kind"),
+        ({"kind": "segment_score", "state": "stress", "segment": 3}, "needs score"),
+        ({"kind": "lesion_artery", "lesion": 1, "artery": "PDA"}, "artery must be"),
+        ({"kind": "lesion_exclusion"}, "needs lesion"),
+        ({"kind": "impression", "text": " "}, "needs text"),
+        ({"kind": "delete"}, "unknown change kind"),
     ],
 )
-def test_invalid_edits_are_refused_with_the_reason(report, edit, message):
+def test_invalid_edits_are_refused_with_the_reason(edit, message):
     with pytest.raises(ParameterError, match=message):
-        validate_edit(report, edit)
+        parse_change(edit)
+
+
+def test_review_state_reads_the_recomputed_report_next_to_the_automated_values():
+    state = review_state(
+        _amended([SegmentScore("stress", 7, 4), LesionExclusion(1), Impression("LAD ischaemia.")])
+    )
+    current, original = state["current"], state["original"]
+    # segment 7 from 2 to 4: SSS 10 -> 12, SRS 0, SDS 12 (recomputed by apply_changes)
+    assert (current["sss"], current["srs"], current["sds"]) == (12, 0, 12)
+    assert (original["sss"], original["srs"], original["sds"]) == (10, 0, 10)
+    assert current["segment_scores"]["stress"][6] == 4
+    assert original["segment_scores"]["stress"][6] == 2
+    # LAD lesion (150) excluded: 30 left, category 1-99, CAC-DRS A1/N1
+    assert current["agatston"] == 30.0 and original["agatston"] == 180.0
+    assert current["agatston_per_artery"]["LAD"] == 0.0
+    assert original["agatston_per_artery"]["LAD"] == 150.0
+    assert current["cac_drs"]["label"] == "CAC-DRS A1/N1"
+    assert original["cac_drs"]["label"] == "CAC-DRS A2/N2"
+    assert [x["excluded"] for x in current["lesions"]] == [True, False]
+    assert [x["number"] for x in current["lesions"]] == [1, 2]
+    assert current["impression"] == ["LAD ischaemia."]
+    assert state["physician"].get("signoff") is None

@@ -1,7 +1,9 @@
 """The clinician review page in real headless Chromium (Selenium + chromium-driver).
 
 Log in, open a study from the worklist, amend a stress segment score, sign, and see
-the changed SSS and the audit entries; screenshots go to ``test-artifacts/review``.
+the changed SSS and the audit entries; the report itself (``report.json`` and a new SR
+superseding the first) carries the recomputed SSS/SDS. Screenshots go to
+``test-artifacts/review``.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pydicom.uid import generate_uid
 from cardiolens.service.config import ServiceConfig
 from cardiolens.service.store import JobStore
 from tests.report.browser import CHROMIUM_FLAGS, chromium
+from tests.report.fakes import sr_numbers
 from tests.service.server import Service
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "review"
@@ -97,36 +100,43 @@ def test_physician_amends_a_segment_score_and_signs(physionet_dicom_dir, tmp_pat
         browser.find_element(By.ID, "sign").click()
         wait.until(ready.visibility_of_element_located((By.ID, "signed-banner")))
         wait.until(
-            ready.presence_of_element_located(
-                (By.CSS_SELECTOR, "#audit li[data-action='service.sign']")
-            )
+            ready.presence_of_element_located((By.CSS_SELECTOR, "#audit li[data-action='sign']"))
         )
         browser.save_screenshot(str(ARTIFACTS / "3-signed.png"))
         audit = [li.text for li in browser.find_elements(By.CSS_SELECTOR, "#audit li")]
-        assert any(
-            "amend by dr.review" in t
-            and f"segment {segment}" in t
-            and f"SSS {sss} -> {expected_sss}" in t
-            for t in audit
-        ), audit
+        change = f"stress segment {segment}: {stress_scores[segment - 1]} -> {new_score}"
+        assert any("amend by dr.review" in t and change in t for t in audit), audit
+        assert any("sign by dr.review" in t for t in audit), audit
         assert browser.find_element(By.CSS_SELECTOR, selector).get_attribute("disabled")
 
         review = service.request("GET", f"/jobs/{job['job_id']}/review", token)[1]
         assert review["current"]["sss"] == expected_sss and review["original"]["sss"] == sss
-        assert review["current"]["sds"] == expected_sss - review["current"]["srs"]
+        expected_sds = expected_sss - review["current"]["srs"]
+        assert review["current"]["sds"] == expected_sds
         status, answer = service.request(
             "POST",
-            f"/jobs/{job['job_id']}/edits",
+            f"/jobs/{job['job_id']}/amend",
             token,
-            {"kind": "segment_score", "state": "stress", "segment": 1, "score": 2},
+            {"changes": [{"kind": "segment_score", "state": "stress", "segment": 1, "score": 2}]},
         )
         assert status == 409 and "locked" in answer["detail"]
+
+        # the report itself was rewritten: report.json and a new SR carry the new SSS/SDS
         amended = service.request("GET", f"/jobs/{job['job_id']}/report.json", token)[1]
-        assert amended["nuclear"] == report["nuclear"]  # the automated result is kept
-        overrides = [o for a in amended["physician"]["amendments"] for o in a["overrides"]]
-        assert (
-            f"stress segment {segment} score {stress_scores[segment - 1]} -> {new_score}"
-            in overrides
-        )
+        assert amended["nuclear"]["stress"]["summed_score"] == expected_sss
+        assert amended["nuclear"]["sds"] == expected_sds
+        assert amended["physician"]["signoff"]["reader"] == "dr.review"
+        [entry] = amended["physician"]["amendments"]
+        assert (entry["user"], entry["changes"][0]["after"]) == ("dr.review", new_score)
+        out = data / "jobs" / job["job_id"] / "out"
+        signed_sr = amended["physician"]["signoff"]["sr"]
+        assert (entry["sr"], signed_sr) == ("sr_v2.dcm", "sr_v3.dcm")
+        assert sr_numbers(out / "sr.dcm")["Summed stress score"] == [sss]  # kept
+        for name in (entry["sr"], signed_sr):
+            numbers = sr_numbers(out / name)
+            assert numbers["Summed stress score"] == [expected_sss], name
+            assert numbers["Summed difference score"] == [expected_sds], name
+        status, current_sr = service.request("GET", f"/jobs/{job['job_id']}/sr.dcm", token)
+        assert status == 200 and current_sr == (out / signed_sr).read_bytes()
     finally:
         service.stop()

@@ -46,6 +46,7 @@ __all__ = [
     "LesionExclusion",
     "SegmentScore",
     "apply_changes",
+    "automated_values",
     "parse_lesion_artery",
     "parse_segment_score",
     "recompute_calcium",
@@ -231,3 +232,40 @@ def apply_changes(
         recompute_calcium(amended["calcium"])
     amended["narrative"] = build_narrative(amended).to_json()
     return amended, records
+
+
+def _undo(data: dict[str, Any], record: Mapping[str, Any]) -> None:
+    """Undo one recorded change (a ``{kind, target, before, after}`` of :func:`_apply`)."""
+    number = int(record["target"].rsplit(" ", 1)[-1]) if record["kind"] != "impression" else 0
+    if record["kind"] == "segment_score":
+        state = record["target"].split(" ", 1)[0]
+        data["nuclear"][state]["segment_scores"][number - 1] = record["before"]
+    elif record["kind"] == "lesion_exclusion":
+        data["calcium"]["lesions"][number - 1].pop("excluded", None)
+    elif record["kind"] == "lesion_artery":
+        data["calcium"]["lesions"][number - 1]["artery"] = record["before"]
+    else:
+        data["physician"]["impression"] = record["before"]
+
+
+def automated_values(data: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of an amended report with every recorded change undone, scores recomputed.
+
+    The changes of ``physician.amendments`` are undone newest first, then SSS/SRS/SDS
+    and, when a lesion was changed, the calcium totals, per-artery scores, category and
+    CAC-DRS recomputed (:func:`recompute_nuclear`, :func:`recompute_calcium`): the
+    automated values an amended report is compared with. The narrative is not rebuilt.
+    """
+    original = copy.deepcopy(dict(data))
+    records = [
+        record
+        for entry in original["physician"].get("amendments") or []
+        for record in entry.get("changes") or []
+    ]
+    for record in reversed(records):
+        _undo(original, record)
+    if original.get("nuclear"):
+        recompute_nuclear(original["nuclear"])
+    if original.get("calcium") and any(r["kind"].startswith("lesion") for r in records):
+        recompute_calcium(original["calcium"])
+    return original

@@ -8,10 +8,11 @@ jobs by their random id only (no patient data, no file names).
 """
 
 import logging
+import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, File, HTTPException, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse
@@ -21,12 +22,12 @@ from pydantic import BaseModel, Field
 
 from cardiolens import __version__
 from cardiolens.audit import AuditLog
-from cardiolens.core.errors import CardiolensError
+from cardiolens.core.errors import CardiolensError, ParameterError
 from cardiolens.service.config import ServiceConfig, audit_action
-from cardiolens.service.review import describe_edit, reviewed_summary, validate_edit
+from cardiolens.service.review import parse_change, review_state
 from cardiolens.service.store import Job, JobStatus, JobStore, Role
 from cardiolens.service.uploads import UploadError, discard, store_upload
-from cardiolens.service.worker import JobRunner, PacsWatch
+from cardiolens.service.worker import JobRunner, PacsWatch, store_back
 
 __all__ = ["User", "create_app"]
 
@@ -49,23 +50,30 @@ class PacsSubmission(BaseModel):
     study_uid: str = Field(pattern=_UID_PATTERN, max_length=64)
 
 
-class Amendment(BaseModel):
-    text: str = Field(default="", max_length=20000)
-    overrides: list[str] = Field(default_factory=list, max_length=50)
-
-
-class ReviewEdit(BaseModel):
-    """One review edit: ``segment_score`` (state, segment, score), ``lesion`` (lesion,
-    exclude or artery) or ``impression`` (text)."""
+class ReportChange(BaseModel):
+    """One typed change: ``segment_score`` (state, segment, score), ``lesion_exclusion``
+    (lesion, 1-based), ``lesion_artery`` (lesion, artery) or ``impression`` (text)."""
 
     kind: str
     state: str | None = None
     segment: int | None = None
     score: int | None = None
     lesion: int | None = None
-    exclude: bool | None = None
     artery: str | None = None
     text: str | None = Field(default=None, max_length=20000)
+
+
+class Amendment(BaseModel):
+    """Free text, untyped remarks and typed changes; ``addendum`` once signed final."""
+
+    text: str = Field(default="", max_length=20000)
+    overrides: list[str] = Field(default_factory=list, max_length=50)
+    changes: list[ReportChange] = Field(default_factory=list, max_length=50)
+    addendum: bool = False
+
+
+class SignOff(BaseModel):
+    status: Literal["preliminary", "final"] = "final"
 
 
 class TokenRequest(BaseModel):
@@ -77,6 +85,7 @@ def create_app(config: ServiceConfig, *, run_jobs: bool = True) -> FastAPI:
     """The FastAPI application over ``config.data_dir``; ``run_jobs`` starts the runner."""
     store = JobStore(config.store_path)
     bearer = HTTPBearer(auto_error=False)
+    writing = threading.Lock()  # one amendment or sign-off at a time: each rewrites a folder
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -222,7 +231,13 @@ def create_app(config: ServiceConfig, *, run_jobs: bool = True) -> FastAPI:
 
     @app.get("/jobs/{job_id}/sr.dcm")
     def get_sr(job_id: str, user: Annotated[User, Depends(require(*_VIEW))]):
-        return report_file(job_id, "sr.dcm", user)
+        """The current SR: that of the latest amendment or sign-off, else the first."""
+        from cardiolens.report.amendments import latest_sr
+        from cardiolens.report.document import load_report
+
+        out = config.out_dir(job_id)
+        current = latest_sr(out, load_report(out)) if (out / "report.json").is_file() else None
+        return report_file(job_id, current.name if current else "sr.dcm", user)
 
     @app.get("/jobs/{job_id}/seg")
     def list_seg(job_id: str, user: Annotated[User, Depends(require(*_VIEW))]) -> list[str]:
@@ -242,54 +257,87 @@ def create_app(config: ServiceConfig, *, run_jobs: bool = True) -> FastAPI:
             raise HTTPException(404, "no such figure")
         return report_file(job_id, f"figures/{name}", user)
 
-    def amendable(job_id: str) -> Job:
+    def report_folder(job_id: str, *, addendum: bool = False) -> Path:
+        """The job's report folder; 409 when there is no report or it is locked (final)."""
+        from cardiolens.report.amendments import check_unlocked
+        from cardiolens.report.document import load_report
+
         job = job_or_404(job_id)
         if job.status != JobStatus.DONE:
             raise HTTPException(409, f"the job is {job.status.value}: no report to amend")
-        if job.signed_by:
-            raise HTTPException(409, f"the report was signed by {job.signed_by}: it is locked")
-        return job
+        out = config.out_dir(job_id)
+        try:
+            check_unlocked(load_report(out), addendum=addendum)
+        except ParameterError as error:
+            raise HTTPException(409, str(error)) from None
+        return out
+
+    def with_pacs_copy(job_id: str, data: dict[str, Any], user: User) -> dict[str, Any]:
+        """The review state; a study from the PACS gets the new SR stored back (``pacs``:
+        ``stored`` or the ``error``: the report is written either way)."""
+        from cardiolens.report.amendments import latest_sr
+
+        state = review_state(data)
+        out, job = config.out_dir(job_id), job_or_404(job_id)
+        sr = latest_sr(out, data)
+        if job.source != "pacs" or config.orthanc_url is None or sr is None:
+            return state
+        try:
+            store_back(config, [sr], user.name, job_id)
+        except CardiolensError as error:
+            audit_action(
+                config, "service.pacs_store_failed", user.name, job_id=job_id, reason=str(error)
+            )
+            return state | {"pacs": {"error": f"the new SR is not in the PACS: {error}"}}
+        return state | {"pacs": {"stored": sr.name}}
 
     @app.post("/jobs/{job_id}/amend")
     def amend(
         job_id: str, amendment: Amendment, user: Annotated[User, Depends(require(*_SIGN))]
     ) -> dict[str, Any]:
-        """A physician's amendment (text, overrides); the automated findings are kept."""
+        """A physician's amendment: typed changes recompute the report (``report.json``,
+        ``report.html``, a new SR superseding the previous); text and remarks are recorded.
+        A report signed final takes an addendum only (409 otherwise)."""
         from cardiolens.pipeline import amend_report
 
-        amendable(job_id)
-        try:
-            data = amend_report(
-                config.out_dir(job_id),
-                text=amendment.text,
-                user=user.name,
-                overrides=amendment.overrides,
-                audit_db=config.audit_path,
-            )
-        except CardiolensError as error:
-            raise HTTPException(422, str(error)) from None
+        with writing:
+            out = report_folder(job_id, addendum=amendment.addendum)
+            try:
+                data = amend_report(
+                    out,
+                    user=user.name,
+                    text=amendment.text,
+                    changes=[parse_change(change.model_dump()) for change in amendment.changes],
+                    overrides=amendment.overrides,
+                    addendum=amendment.addendum,
+                    audit_db=config.audit_path,
+                )
+            except CardiolensError as error:
+                raise HTTPException(422, str(error)) from None
         logger.info("job %s amended by %s", job_id, user.name)
-        return data["physician"]
+        return with_pacs_copy(job_id, data, user)
 
     @app.post("/jobs/{job_id}/sign")
-    def sign(job_id: str, user: Annotated[User, Depends(require(*_SIGN))]) -> dict[str, Any]:
-        """Approve and sign: recorded as an amendment and an audit entry; then locked."""
-        from cardiolens.audit import sha256_file
-        from cardiolens.pipeline import amend_report
+    def sign(
+        job_id: str,
+        user: Annotated[User, Depends(require(*_SIGN))],
+        signoff: SignOff | None = None,
+    ) -> dict[str, Any]:
+        """Sign the report (``final`` by default, or ``preliminary``); final locks it."""
+        from cardiolens.pipeline import sign_report
 
-        amendable(job_id)
-        out = config.out_dir(job_id)
-        amend_report(
-            out,
-            text=f"Approved and signed by {user.name}.",
-            user=user.name,
-            audit_db=config.audit_path,
-        )
-        digest = sha256_file(out / "report.json")
-        store.update(job_id, signed_by=user.name, signed_utc=_utc_now())
-        audit_action(config, "service.sign", user.name, job_id=job_id, report_sha256=digest)
-        logger.info("job %s signed by %s", job_id, user.name)
-        return store.job(job_id).to_json()
+        status = (signoff or SignOff()).status
+        with writing:
+            out = report_folder(job_id)
+            try:
+                data = sign_report(out, reader=user.name, status=status, audit_db=config.audit_path)
+            except CardiolensError as error:
+                raise HTTPException(422, str(error)) from None
+        if status == "final":  # the worklist mirrors the report's lock
+            signed = data["physician"]["signoff"]
+            store.update(job_id, signed_by=signed["reader"], signed_utc=signed["time_utc"])
+        logger.info("job %s signed %s by %s", job_id, status, user.name)
+        return with_pacs_copy(job_id, data, user)
 
     @app.get("/jobs/{job_id}/figures")
     def list_figures(job_id: str, user: Annotated[User, Depends(require(*_VIEW))]) -> list[str]:
@@ -297,51 +345,17 @@ def create_app(config: ServiceConfig, *, run_jobs: bool = True) -> FastAPI:
         job_or_404(job_id)
         return sorted(p.name for p in (config.out_dir(job_id) / "figures").glob("*.png"))
 
-    def review_state(job_id: str) -> dict[str, Any]:
-        from cardiolens.report.document import load_report
-
-        data = load_report(config.out_dir(job_id))
-        edits = store.edits(job_id)
-        job = store.job(job_id)
-        return {
-            **reviewed_summary(data, [e["edit"] for e in edits]),
-            "edits": edits,
-            "signed_by": job.signed_by,
-            "signed_utc": job.signed_utc,
-        }
-
     @app.get("/jobs/{job_id}/review")
     def get_review(job_id: str, user: Annotated[User, Depends(require(*_VIEW))]):
-        """The reviewable values (segment scores, lesions, impression) before and after the
-        physician's edits, with SSS/SRS/SDS and Agatston recomputed."""
+        """The reviewable values (segment scores, lesions, impression, SSS/SRS/SDS,
+        Agatston, CAC-DRS) as the report holds them and as automated, with its sign-off."""
+        from cardiolens.report.document import load_report
+
         job = job_or_404(job_id)
         if job.status != JobStatus.DONE:
             raise HTTPException(409, f"the job is {job.status.value}: no report to review")
         audit_action(config, "service.view_report", user.name, job_id=job_id, file="review")
-        return review_state(job_id)
-
-    @app.post("/jobs/{job_id}/edits")
-    def add_edit(
-        job_id: str, edit: ReviewEdit, user: Annotated[User, Depends(require(*_SIGN))]
-    ) -> dict[str, Any]:
-        """A review edit: kept, recorded as an amendment (original kept) and audited."""
-        from cardiolens.pipeline import amend_report
-        from cardiolens.report.document import load_report
-
-        amendable(job_id)
-        out = config.out_dir(job_id)
-        data = load_report(out)
-        try:
-            checked = validate_edit(data, edit.model_dump())
-        except CardiolensError as error:
-            raise HTTPException(422, str(error)) from None
-        text, override = describe_edit(data, [e["edit"] for e in store.edits(job_id)], checked)
-        amend_report(
-            out, text=text, user=user.name, overrides=[override], audit_db=config.audit_path
-        )
-        store.add_edit(job_id, user.name, checked)
-        logger.info("job %s edited by %s", job_id, user.name)
-        return review_state(job_id)
+        return review_state(load_report(config.out_dir(job_id)))
 
     @app.get("/review", include_in_schema=False)
     def review_page() -> FileResponse:
@@ -388,9 +402,3 @@ def create_app(config: ServiceConfig, *, run_jobs: bool = True) -> FastAPI:
 
 def _names(roles: tuple[Role, ...]) -> str:
     return "/".join(role.value for role in roles)
-
-
-def _utc_now() -> str:
-    from datetime import UTC, datetime
-
-    return datetime.now(UTC).isoformat(timespec="seconds")

@@ -8,7 +8,6 @@ are stored as their SHA-256 only; the token itself is shown once, when created.
 from __future__ import annotations
 
 import hashlib
-import json
 import secrets
 import sqlite3
 import uuid
@@ -49,13 +48,6 @@ CREATE TABLE IF NOT EXISTS tokens (
     role TEXT NOT NULL,
     created_utc TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS edits (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    job_id TEXT NOT NULL,
-    user TEXT NOT NULL,
-    time_utc TEXT NOT NULL,
-    edit TEXT NOT NULL
-);
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
@@ -77,7 +69,8 @@ class Role(StrEnum):
 
 @dataclass(frozen=True)
 class Job:
-    """One analysis job as stored."""
+    """One analysis job as stored (``signed_by``/``signed_utc`` mirror the report's final
+    sign-off for the worklist; the lock itself is the report's)."""
 
     job_id: str
     status: JobStatus
@@ -227,23 +220,6 @@ class JobStore:
                 (JobStatus.QUEUED, _now(), JobStatus.RUNNING),
             )
         return ids
-
-    # ----------------------------------------------------------------- edits
-    def add_edit(self, job_id: str, user: str, edit: dict[str, Any]) -> None:
-        """Keep a review edit (JSON) of a job, in order."""
-        with self._connect() as db:
-            db.execute(
-                "INSERT INTO edits (job_id, user, time_utc, edit) VALUES (?, ?, ?, ?)",
-                (job_id, user, _now(), json.dumps(edit, sort_keys=True)),
-            )
-
-    def edits(self, job_id: str) -> list[dict[str, Any]]:
-        """The job's review edits in order: ``{"user", "time_utc", "edit"}``."""
-        with self._connect() as db:
-            rows = db.execute(
-                "SELECT user, time_utc, edit FROM edits WHERE job_id = ? ORDER BY seq", (job_id,)
-            ).fetchall()
-        return [{"user": u, "time_utc": t, "edit": json.loads(e)} for u, t, e in rows]
 
     # ---------------------------------------------------------------- tokens
     def add_token(self, user: str, role: Role | str) -> str:

@@ -20,7 +20,7 @@ from cardiolens.core.errors import CardiolensError
 from cardiolens.service.config import ServiceConfig, audit_action
 from cardiolens.service.store import JobStatus, JobStore
 
-__all__ = ["JobRunner", "PacsWatch", "needs_review", "run_job"]
+__all__ = ["JobRunner", "PacsWatch", "needs_review", "run_job", "store_back"]
 
 logger = logging.getLogger(__name__)
 
@@ -38,10 +38,11 @@ def needs_review(data: dict[str, Any]) -> bool:
     )
 
 
-def _store_back(config: ServiceConfig, report: Any, user: str, job_id: str) -> None:
-    """SR and SEG of the report into the PACS (they reference the source series)."""
+def store_back(config: ServiceConfig, paths: list[Path], user: str, job_id: str) -> None:
+    """DICOM files of a job's report (SR, SEG; they reference the source series) into the
+    PACS, audited; :class:`~cardiolens.service.pacs.PacsError` if it cannot be reached."""
     client = config.orthanc()
-    stored = [client.store(path) for path in (report.sr_path, *report.seg_paths) if path]
+    stored = [client.store(path) for path in paths]
     audit_action(config, "service.pacs_store", user, job_id=job_id, orthanc_ids=stored)
 
 
@@ -87,7 +88,8 @@ def run_job(config_values: dict[str, Any], job_id: str) -> None:
         if job.source == "pacs":
             store.update(job_id, step="storing SR and SEG in the PACS")
             try:
-                _store_back(config, report, job.submitted_by, job_id)
+                paths = [p for p in (report.sr_path, *report.seg_paths) if p]
+                store_back(config, paths, job.submitted_by, job_id)
             except CardiolensError as error:
                 raise CardiolensError(f"report written, not stored in the PACS: {error}") from None
     except Exception as error:  # noqa: BLE001 (one job fails with its reason, never the service)

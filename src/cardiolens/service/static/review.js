@@ -102,7 +102,8 @@ async function openStudy(jobId) {
 function renderReview(review) {
   state.review = review;
   const { current, original } = review;
-  const locked = Boolean(review.signed_by);
+  const signoff = review.physician.signoff;
+  const locked = Boolean(signoff) && signoff.status === "final";
   const summary = $("summary");
   summary.replaceChildren();
   if (current.sss !== null) summary.append(card("SSS", current.sss, original.sss, "sss-current"));
@@ -127,7 +128,7 @@ function renderReview(review) {
       for (let score = 0; score <= 4; score++) select.append(el("option", { value: String(score) }, score));
       select.value = String(segments[name][segment - 1]);
       if (segments[name][segment - 1] !== original.segment_scores[name][segment - 1]) row.className = "changed";
-      select.addEventListener("change", () => edit({ kind: "segment_score", state: name, segment, score: Number(select.value) }));
+      select.addEventListener("change", () => amend({ kind: "segment_score", state: name, segment, score: Number(select.value) }));
       row.append(el("td", {}, select));
     }
     body.append(row);
@@ -136,14 +137,15 @@ function renderReview(review) {
   const lesions = $("lesions").tBodies[0];
   lesions.replaceChildren();
   for (const lesion of current.lesions) {
-    const artery = el("select", { className: "lesion-artery", disabled: locked, dataset: { lesion: String(lesion.index) } });
+    const artery = el("select", { className: "lesion-artery", disabled: locked, dataset: { lesion: String(lesion.number) } });
     for (const name of ["LM", "LAD", "LCx", "RCA"]) artery.append(el("option", { value: name }, name));
     if (!lesion.artery) artery.prepend(el("option", { value: "" }, "unassigned"));
     artery.value = lesion.artery || "";
-    artery.addEventListener("change", () => edit({ kind: "lesion", lesion: lesion.index, artery: artery.value }));
-    const exclude = el("input", { type: "checkbox", className: "lesion-exclude", checked: lesion.excluded, disabled: locked, dataset: { lesion: String(lesion.index) } });
-    exclude.addEventListener("change", () => edit({ kind: "lesion", lesion: lesion.index, exclude: exclude.checked }));
-    lesions.append(el("tr", {}, el("td", {}, lesion.index + 1), el("td", {}, artery),
+    artery.addEventListener("change", () => amend({ kind: "lesion_artery", lesion: lesion.number, artery: artery.value }));
+    // an excluded lesion stays excluded: the amendment API records exclusions, not re-inclusions
+    const exclude = el("input", { type: "checkbox", className: "lesion-exclude", checked: lesion.excluded, disabled: locked || lesion.excluded, dataset: { lesion: String(lesion.number) } });
+    exclude.addEventListener("change", () => amend({ kind: "lesion_exclusion", lesion: lesion.number }));
+    lesions.append(el("tr", {}, el("td", {}, lesion.number), el("td", {}, artery),
       el("td", {}, lesion.agatston.toFixed(1)), el("td", {}, lesion.volume_mm3.toFixed(1)), el("td", {}, exclude)));
   }
   $("impression").value = current.impression.join("\n");
@@ -151,7 +153,7 @@ function renderReview(review) {
   $("save-impression").disabled = locked;
   $("sign").disabled = locked;
   $("signed-banner").hidden = !locked;
-  $("signed-banner").textContent = locked ? `signed by ${review.signed_by} ${review.signed_utc}` : "";
+  $("signed-banner").textContent = locked ? `signed by ${signoff.reader} ${signoff.time_utc}` : "";
 }
 
 function renderFlags(report) {
@@ -180,15 +182,27 @@ async function renderFigures(jobId, names) {
 async function renderAudit() {
   const entries = await (await api(`/jobs/${state.job}/audit`)).json();
   $("audit").replaceChildren(...entries.map((entry) => el("li", { className: "audit-entry", dataset: { action: entry.action } },
-    `${entry.timestamp_utc} ${entry.action} by ${entry.user}` +
-    (entry.details && entry.details.text ? `: ${entry.details.text}` : ""))));
+    `${entry.timestamp_utc} ${entry.action} by ${entry.user}` + auditDetail(entry))));
 }
 
-async function edit(change) {
+function auditDetail(entry) {
+  // the typed changes of an amendment are recorded as {kind, target, before, after}
+  const parts = [entry.details && entry.details.text, ...(entry.overrides || []).map((item) =>
+    typeof item === "string" ? item : `${item.target}: ${item.before ?? "-"} -> ${item.after}`)];
+  const shown = parts.filter(Boolean);
+  return shown.length ? `: ${shown.join("; ")}` : "";
+}
+
+function pacsNote(answer) {
+  return answer.pacs && answer.pacs.error ? `; ${answer.pacs.error}` : "";
+}
+
+async function amend(change) {
   try {
-    renderReview(await (await api(`/jobs/${state.job}/edits`, { method: "POST", json: change })).json());
+    const answer = await (await api(`/jobs/${state.job}/amend`, { method: "POST", json: { changes: [change] } })).json();
+    renderReview(answer);
     await renderAudit();
-    say("amendment recorded");
+    say("amendment recorded" + pacsNote(answer), Boolean(pacsNote(answer)));
   } catch (error) {
     say(`not saved: ${error.message}`, true);
     renderReview(state.review);
@@ -197,10 +211,10 @@ async function edit(change) {
 
 async function sign() {
   try {
-    await api(`/jobs/${state.job}/sign`, { method: "POST" });
-    renderReview(await (await api(`/jobs/${state.job}/review`)).json());
+    const answer = await (await api(`/jobs/${state.job}/sign`, { method: "POST" })).json();
+    renderReview(answer);
     await renderAudit();
-    say("report signed and locked");
+    say("report signed and locked" + pacsNote(answer), Boolean(pacsNote(answer)));
   } catch (error) {
     say(`not signed: ${error.message}`, true);
   }
@@ -209,6 +223,6 @@ async function sign() {
 $("login-form").addEventListener("submit", login);
 $("logout").addEventListener("click", () => { sessionStorage.removeItem("cardiolens-token"); state.token = null; show("login"); });
 $("back").addEventListener("click", () => loadWorklist().catch((error) => say(error.message, true)));
-$("save-impression").addEventListener("click", () => edit({ kind: "impression", text: $("impression").value }));
+$("save-impression").addEventListener("click", () => amend({ kind: "impression", text: $("impression").value }));
 $("sign").addEventListener("click", sign);
 if (state.token) loadWorklist().catch(() => show("login"));
