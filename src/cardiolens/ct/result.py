@@ -57,6 +57,8 @@ class CalciumResult:
         overlays and masks (not part of the JSON).
     metal
         Metal objects found (:mod:`cardiolens.ct.metal`); their surroundings are not scored.
+    heart_centre_mm
+        LPS centre of the heart found (``None`` in phantom mode; not part of the JSON).
     """
 
     agatston: float
@@ -72,6 +74,7 @@ class CalciumResult:
     excluded: dict[str, int] = field(default_factory=dict)
     lesion_labels: np.ndarray | None = field(default=None, repr=False)
     metal: tuple[MetalFinding, ...] = ()
+    heart_centre_mm: tuple[float, float, float] | None = None
 
     @property
     def stented_arteries(self) -> tuple[Artery, ...]:

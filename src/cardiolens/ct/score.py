@@ -12,7 +12,7 @@ The steps and the module that owns each convention:
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -224,6 +224,7 @@ def score_calcium(
     slice_labels, components, n = calcium_components(volume, convention)
     eat = None
     metal: tuple[MetalFinding, ...] = ()
+    heart_centre: tuple[float, float, float] | None = None
     excluded: dict[str, int] = {}
     review: frozenset[int] = frozenset()
     if phantom:
@@ -237,7 +238,7 @@ def score_calcium(
             f"mass calibration: {calibration.source} (no calibration rods in a patient scan)"
         )
         patient = _score_patient(volume, components, automatic=labels is None)
-        eat, metal = patient.eat, patient.metal
+        eat, metal, heart_centre = patient.eat, patient.metal, patient.heart_centre_mm
         flags.extend(patient.flags)
         excluded = patient.excluded
         lesion_labels, arteries, review = patient.lesion_labels, patient.arteries, patient.review
@@ -259,13 +260,15 @@ def score_calcium(
         flags.append(
             f"{sum(lesion.needs_review for lesion in lesions)} lesion(s) need review (artery or location uncertain)"
         )
-    return _assemble(
+    result = _assemble(
         lesions, calibration, eat, flags, excluded, lesion_labels, metal, per_vessel=not phantom
     )
+    return replace(result, heart_centre_mm=heart_centre)
 
 
 @dataclass(frozen=True)
 class _PatientFindings:
+    heart_centre_mm: tuple[float, float, float]
     eat: EpicardialFat
     flags: tuple[str, ...]
     excluded: dict[str, int]
@@ -302,7 +305,9 @@ def _score_patient(volume: Volume, components: np.ndarray, *, automatic: bool) -
     )
     excluded: dict[str, int] = {}
     if not automatic:
-        return _PatientFindings(eat, tuple(flags), excluded, tuple(metal), None, {}, frozenset())
+        return _PatientFindings(
+            heart.centre_mm, eat, tuple(flags), excluded, tuple(metal), None, {}, frozenset()
+        )
     left_out = near_metal(volume, components, metal_ids)
     if left_out:
         excluded["metal"] = len(left_out)
@@ -322,6 +327,7 @@ def _score_patient(volume: Volume, components: np.ndarray, *, automatic: bool) -
     for reason in decision.excluded.values():
         excluded[reason] = excluded.get(reason, 0) + 1
     return _PatientFindings(
+        heart.centre_mm,
         eat,
         tuple(flags),
         excluded,

@@ -17,7 +17,7 @@ from cardiolens.core.volume import Volume
 from cardiolens.ct.calibration import default_mass_calibration
 from cardiolens.ct.lesions import measure_lesions
 
-__all__ = ["ORACLE_SCORES", "true_lesion_neighbourhood", "oracle_scores"]
+__all__ = ["ORACLE_SCORES", "compare_with_truth", "oracle_scores", "true_lesion_neighbourhood"]
 
 #: The scores the oracle reports per lesion.
 ORACLE_SCORES = ("agatston", "volume_mm3", "mass_mg")
@@ -40,4 +40,60 @@ def oracle_scores(volume: Volume, neighbourhood: np.ndarray) -> dict[int, dict[s
     return {
         m.lesion_id: {key: float(getattr(m, key)) for key in ORACLE_SCORES}
         for m in measure_lesions(volume, neighbourhood, calibration=calibration)
+    }
+
+
+def compare_with_truth(phantom, result) -> dict[str, object]:
+    """How an automatic result (:class:`~cardiolens.ct.result.CalciumResult`) of a
+    simulated CT (:class:`~cardiolens.phantom.ct_simulate.CTPhantom`) meets its truth.
+
+    Returns
+    -------
+    dict
+        ``heart_error_mm`` (found centre to the true heart centre), ``distractor_counted``
+        and ``metal_counted`` (coronary voxels on valve, aortic, bone or metal truth),
+        ``stented`` (arteries reported with a stent), per artery without a stent the
+        automatic and ``oracle`` Agatston (:func:`oracle_scores`), ``equals_oracle``,
+        ``lesions`` (true lesions on arteries without a stent), ``lesions_on_true_artery``
+        (of them, scored only on their true artery) and ``false_lesions`` (automatic lesions
+        on no true lesion).
+    """
+    from cardiolens.ct.lesions import Artery
+
+    truth = {les["id"]: les["artery"] for les in phantom.truth["lesions"]}
+    coronary = result.lesion_labels > 0
+    grown = true_lesion_neighbourhood(phantom.lesion_labels)
+    oracle = oracle_scores(phantom.volume, grown)
+    stented = {a.value for a in result.stented_arteries}
+    auto, expected = {}, {}
+    for artery in Artery:
+        if artery.value in stented:
+            continue
+        auto[artery.value] = result.per_artery[artery].agatston
+        expected[artery.value] = sum(
+            oracle.get(i, {}).get("agatston", 0.0) for i, a in truth.items() if a == artery.value
+        )
+    on_true: dict[int, set[str]] = {i: set() for i in truth}
+    false_lesions = 0
+    for lesion in result.lesions:
+        ids = np.unique(grown[result.lesion_labels == lesion.lesion_id])
+        ids = ids[ids > 0]
+        if ids.size == 0:
+            false_lesions += 1
+        for i in ids:
+            on_true[int(i)].add(lesion.artery.value if lesion.artery else "none")
+    counted = [i for i in truth if truth[i] not in stented and i in oracle]
+    metal = phantom.metal_labels if phantom.metal_labels is not None else np.zeros(1, bool)
+    centre = np.asarray(result.heart_centre_mm, float)
+    return {
+        "heart_error_mm": float(np.linalg.norm(centre - phantom.truth["heart"]["centre_mm"])),
+        "distractor_counted": bool(np.any(coronary & (phantom.distractor_labels > 0))),
+        "metal_counted": bool(np.any(coronary & (metal > 0))),
+        "stented": sorted(stented),
+        "agatston": auto,
+        "oracle_agatston": expected,
+        "equals_oracle": all(np.isclose(auto[a], expected[a], rtol=1e-9, atol=1e-9) for a in auto),
+        "lesions": len(counted),
+        "lesions_on_true_artery": sum(on_true[i] == {truth[i]} for i in counted),
+        "false_lesions": false_lesions,
     }
