@@ -216,17 +216,16 @@ def _fill_sac(volume: Volume, model: PericardiumModel) -> None:
         for c in range(3)
     ]
     r = np.sqrt(d[0] ** 2 + d[1] ** 2 + d[2] ** 2)
-    polar = (
-        np.arccos(np.clip(d[2] / np.maximum(r, 1e-6), -1.0, 1.0)) * np.float32(_N_POLAR / np.pi)
-        - 0.5
-    )
-    azimuth = (np.arctan2(d[1], d[0]) % np.float32(2 * np.pi)) * np.float32(
-        _N_AZIMUTH / (2 * np.pi)
-    )
-    near = r <= reach
-    sac_r = _interp(model.sac_radius_mm, np.stack([polar[near], azimuth[near]]))
-    inside = np.zeros(r.shape, dtype=bool)
-    inside[near] = r[near] <= sac_r
+    # Inside the smallest sac radius all is in, beyond the largest all out: angles are
+    # needed only in the shell between (the interpolated radius lies between the two).
+    inside = r < float(model.sac_radius_mm.min())
+    shell = ~inside & (r <= reach)
+    dx, dy, dz, rs = d[0][shell], d[1][shell], d[2][shell], r[shell]
+    polar = np.arccos(np.clip(dz / np.maximum(rs, 1e-6), -1.0, 1.0)) * np.float32(
+        _N_POLAR / np.pi
+    ) - np.float32(0.5)
+    azimuth = (np.arctan2(dy, dx) % np.float32(2 * np.pi)) * np.float32(_N_AZIMUTH / (2 * np.pi))
+    inside[shell] = rs <= _interp(model.sac_radius_mm, np.stack([polar, azimuth]))
     model.sac_mask[box] = inside
 
 

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage as ndi
 
-from cardiolens.ct.body import in_plane_disk
 from cardiolens.ct.calibration import CALIBRATION_ROD_DENSITY_MG_CM3, MassCalibration
 
 __all__ = ["IntegratedMassSettings", "integrated_calcium_mass"]
@@ -51,8 +50,17 @@ class IntegratedMassSettings:
 def _dilate(
     mask: np.ndarray, radius_mm: float, pixel_mm: tuple[float, float], slices: int
 ) -> np.ndarray:
-    structure = np.repeat(in_plane_disk(radius_mm, pixel_mm), 2 * slices + 1, axis=0)
-    return ndi.binary_dilation(mask, structure=structure)
+    """Dilation by an in-plane disk of ``radius_mm`` and ``slices`` slices up and down.
+
+    The same set as a binary dilation with that disk, computed from the in-plane Euclidean
+    distance to the mask (linear time, where a 6.5 mm disk at 0.4 mm pixels has 800 elements).
+    """
+    if not mask.any():
+        return np.zeros(mask.shape, dtype=bool)
+    # A huge z sampling keeps the distances in-plane (each slice on its own).
+    distance = ndi.distance_transform_edt(~mask, sampling=(1e9, *pixel_mm))
+    near = distance**2 <= radius_mm**2 * (1.0 + 1e-9)  # the disk test of in_plane_disk
+    return ndi.maximum_filter(near, size=(2 * slices + 1, 1, 1), mode="constant", cval=False)
 
 
 def integrated_calcium_mass(

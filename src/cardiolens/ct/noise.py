@@ -11,7 +11,10 @@ both measured on the same smoothing inside the heart's core
 (:attr:`cardiolens.ct.heart.HeartRegion.core`). With Gaussian noise a pixel exceeds 5
 standard deviations once in 3.5 million, so pure noise is left out and a lesion needs a
 smoothed contrast of 5 noise units (the ``QRM`` phantom mode uses the same principle with
-6 units around each insert, :mod:`cardiolens.ct.qrm`).
+6 units around each insert, :mod:`cardiolens.ct.qrm`). A group of one or two pixels loses
+its contrast in any smoothing, so a group is also kept when its raw peak reaches
+:data:`MIN_RAW_SNR` (6) raw standard deviations above the core: the largest of 10 million
+Gaussian noise values lies near 5.3 standard deviations.
 """
 
 from __future__ import annotations
@@ -22,18 +25,26 @@ from scipy import ndimage as ndi
 from cardiolens.core.volume import Volume
 from cardiolens.ct.body import smooth_hu
 
-__all__ = ["MIN_SNR", "SMOOTHING_MM", "noise_spikes"]
+__all__ = ["MIN_RAW_SNR", "MIN_SNR", "SMOOTHING_MM", "noise_spikes"]
 
 #: Smoothed contrast over the smoothed noise (standard deviations) a calcium group needs.
 MIN_SNR = 5.0
+#: Raw peak over the raw noise (standard deviations) that keeps a group however small.
+MIN_RAW_SNR = 6.0
 #: In-plane Gaussian sigma of the smoothing (mm).
 SMOOTHING_MM = 0.75
+
+
+def _robust(values: np.ndarray) -> tuple[float, float]:
+    """Median and standard deviation from the median absolute deviation (x 1.4826)."""
+    centre = float(np.median(values))
+    return centre, 1.4826 * float(np.median(np.abs(values - centre)))
 
 
 def noise_spikes(
     volume: Volume, components: np.ndarray, core: np.ndarray
 ) -> tuple[set[int], float]:
-    """Labels of the groups that noise explains, and the threshold (smoothed HU) used.
+    """Labels of the groups that noise explains, and the smoothed threshold (HU) used.
 
     Only groups whose bounding box meets the heart's bounding box (plus 30 mm) are
     tested; the others are left to the location rules.
@@ -46,16 +57,17 @@ def noise_spikes(
         slice(max(int(c.min()) - m, 0), min(int(c.max()) + m + 1, n))
         for c, m, n in zip((z, y, x), margin, volume.shape, strict=True)
     )
-    smoothed = smooth_hu(np.asarray(volume.array[box]), SMOOTHING_MM, volume.spacing_mm)
-    values = smoothed[core[box]]
-    # Robust: median and MAD (valve calcium or papillary muscles in the core do not count).
-    centre = float(np.median(values))
-    spread = 1.4826 * float(np.median(np.abs(values - centre)))
+    raw = np.asarray(volume.array[box], dtype=np.float32)
+    smoothed = smooth_hu(raw, SMOOTHING_MM, volume.spacing_mm)
+    # Robust statistics: valve calcium or papillary muscles in the core do not count.
+    centre, spread = _robust(smoothed[core[box]])
+    raw_centre, raw_spread = _robust(raw[core[box]])
     threshold = centre + MIN_SNR * spread
     labels = components[box]
-    n = int(labels.max())
-    if n == 0:
-        return set(), threshold
     present = np.unique(labels[labels > 0])
+    if present.size == 0:
+        return set(), threshold
     peaks = np.asarray(ndi.maximum(smoothed, labels, present))
-    return {int(k) for k in present[peaks < threshold]}, threshold
+    raw_peaks = np.asarray(ndi.maximum(raw, labels, present))
+    noise = (peaks < threshold) & (raw_peaks < raw_centre + MIN_RAW_SNR * raw_spread)
+    return {int(k) for k in present[noise]}, threshold

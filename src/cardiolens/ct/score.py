@@ -158,8 +158,8 @@ def check_label_codes(labels: Volume, path: str | Path | None = None) -> None:
 
 
 def _user_labels(labels: Volume, calcium: np.ndarray) -> tuple[np.ndarray, dict[int, Artery]]:
-    """Split each label value of a user's mask into 3D lesions, keeping the artery code."""
-    check_label_codes(labels)
+    """Split each label value of a user's mask (checked by :func:`check_label_codes`) into
+    3D lesions, keeping the artery code."""
     values = np.asarray(labels.array).astype(np.int64)
     out = np.zeros(values.shape, dtype=np.int32)
     arteries: dict[int, Artery] = {}
@@ -221,6 +221,8 @@ def score_calcium(
         raise GeometryError(
             "the label mask is not on the CT's grid (shape, spacing, origin, direction)"
         )
+    if labels is not None:
+        check_label_codes(labels)
     slice_labels, components, n = calcium_components(volume, convention)
     eat = None
     metal: tuple[MetalFinding, ...] = ()
@@ -317,7 +319,7 @@ def _score_patient(volume: Volume, components: np.ndarray, *, automatic: bool) -
         excluded["noise"] = len(spikes)
         flags.append(
             f"{len(spikes)} noise spike(s) left out (smoothed peak below {threshold:.0f} HU, "
-            "5 noise standard deviations above the heart)"
+            "and raw peak below 6 raw standard deviations above the heart)"
         )
     candidates = np.where(np.isin(components, list(left_out | spikes)), 0, components)
     decision = classify_candidates(
