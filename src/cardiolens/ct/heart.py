@@ -26,7 +26,7 @@ the circle cuts the body outline and both lungs): nothing here needs the body ou
 
 Quality gate: the finder refuses (:class:`~cardiolens.core.errors.AnalysisError`, one
 line with the reason) when there are no lungs or no mediastinal mass, or when the mass
-is too small or too large to be a heart; it warns when the heart touches the edge of the
+is too small or too large to be a heart, or is a cylinder (a thorax phantom); it warns when the heart touches the edge of the
 field of view or the first or last slice (calcium there may be missed).
 """
 
@@ -70,6 +70,7 @@ _WORK_PIXEL_MM = 2.0
 #: mass, larger a merge with the liver or the chest wall.
 HEART_ML_RANGE = (150.0, 2500.0)
 _EDGE_WARN_FRACTION = 0.05
+_CYLINDER_MM = 60.0
 
 
 @dataclass(frozen=True)
@@ -198,6 +199,7 @@ def find_heart(volume: Volume) -> HeartRegion:
             f"heart localisation uncertain: the mediastinal mass between the lungs is "
             f"{heart_ml:.0f} mL (a heart is {HEART_ML_RANGE[0]:.0f}-{HEART_ML_RANGE[1]:.0f} mL){where}"
         )
+    _refuse_cylinder(small, spacing[0], where)
     warnings = _edge_warnings(small, inside)
     heart = _upsample(small, factor, hu.shape)
     # centroid of the block-level mask, in full-resolution indices (block centres)
@@ -232,6 +234,24 @@ def _fov_note(fov: FieldOfView) -> str:
     if not fov.padded:
         return ""
     return f" (field of view {2 * fov.radius_mm:.0f} mm, padding {fov.padding_hu:g} HU outside)"
+
+
+def _refuse_cylinder(small: np.ndarray, slice_mm: float, where: str) -> None:
+    """Refuse a mediastinal mass of constant cross-section: a phantom's cylinder, not a heart.
+
+    A heart narrows from its middle to the base and the apex: its area stays within 10 % of
+    its largest over about a third of its 100-130 mm length (35-45 mm). The heart insert of a
+    thorax phantom (QRM) is a cylinder whose area stays there over its whole length (75 mm
+    on the shared scan). A mass that stays within 10 % over :data:`_CYLINDER_MM` or more is
+    refused.
+    """
+    area = small.sum(axis=(1, 2)).astype(float)
+    plateau_mm = float((area >= 0.9 * area.max()).sum()) * slice_mm
+    if plateau_mm >= _CYLINDER_MM:
+        raise AnalysisError(
+            f"the mediastinal mass keeps one cross-section over {plateau_mm:.0f} mm "
+            f"(a cylinder, not a heart){where}: calcium phantoms need --phantom"
+        )
 
 
 def _edge_warnings(small: np.ndarray, inside: np.ndarray) -> tuple[str, ...]:
