@@ -389,7 +389,12 @@ def _sweep_case(index: int) -> dict:
 
 def _sweep(n_cases: int) -> dict:
     """The >= 40-case real-anatomy sweep (issue 11, acceptance 1)."""
-    rows = [_sweep_case(k) for k in range(n_cases)]
+    return summarise_sweep([_sweep_case(k) for k in range(n_cases)])
+
+
+def summarise_sweep(rows: list[dict]) -> dict:
+    """Totals of the sweep's rows (:func:`_sweep_case`), overall and by scan type."""
+    n_cases = len(rows)
     scored = [r for r in rows if r["heart_found"]]
     lesions = sum(r["lesions"] for r in scored)
     on_artery = sum(r["lesions_on_true_artery"] for r in scored)
