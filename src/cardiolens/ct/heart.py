@@ -161,7 +161,7 @@ def find_heart(volume: Volume) -> HeartRegion:
     ------
     AnalysisError
         When no lungs or no mediastinal soft tissue are found (not a chest CT), or the
-        mediastinal mass found is not of a heart's size.
+        mediastinal mass found is not of a heart's size or is a phantom's cylinder.
     """
     hu = np.asarray(volume.array, dtype=np.float32)
     fov = field_of_view(hu, volume.spacing_mm[1:])
