@@ -21,25 +21,24 @@ from cardiolens.ct.validation import compare_with_truth
 from cardiolens.phantom.ct_scanner import VENDOR_PADDING_HU, Habitus
 from cardiolens.phantom.ct_simulate import simulate_ct
 
+
+def _small_fov(seed: int, diameter_mm: float, vendor: str, centre_mm: tuple[float, float]):
+    """A gated scan: 3 mm slices, a circle of ``diameter_mm`` on 440 x 440 pixels."""
+    return {
+        "seed": seed,
+        "matrix": (44, 440, 440),
+        "pixel_mm": diameter_mm / 440,
+        "fov_diameter_mm": diameter_mm,
+        "padding_hu": VENDOR_PADDING_HU[vendor],
+        "field_centre_mm": centre_mm,
+    }
+
+
 CASES = {
-    # GE padding, a 180 mm circle at 0.41 mm pixels, the heart 12 mm off-centre.
-    "gated_small_fov_ge": {
-        "seed": 31,
-        "matrix": (44, 440, 440),
-        "pixel_mm": 180.0 / 440,
-        "fov_diameter_mm": 180.0,
-        "padding_hu": VENDOR_PADDING_HU["ge"],
-        "field_centre_mm": (30.0, -37.0),
-    },
+    # GE padding (-3024 HU), a 180 mm circle at 0.41 mm pixels, the heart 12 mm off-centre.
+    "gated_small_fov_ge": _small_fov(31, 180.0, "ge", (30.0, -37.0)),
     # Philips/Canon padding equals air (-1024 HU): found by its constancy.
-    "gated_small_fov_philips": {
-        "seed": 32,
-        "matrix": (44, 440, 440),
-        "pixel_mm": 200.0 / 440,
-        "fov_diameter_mm": 200.0,
-        "padding_hu": VENDOR_PADDING_HU["philips"],
-        "field_centre_mm": (12.0, -20.0),
-    },
+    "gated_small_fov_philips": _small_fov(32, 200.0, "philips", (12.0, -20.0)),
     # Obese chest with breasts, arms down and the table; the square image cuts the arms.
     "chest_obese_arms_down": {
         "seed": 33,
