@@ -18,7 +18,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from cardiolens.core.volume import Volume
-from cardiolens.ct.body import in_plane_disk
+from cardiolens.ct.body import dilate_in_plane
 from cardiolens.ct.lesions import Artery
 
 __all__ = ["METAL_HU", "METAL_MARGIN_MM", "MetalFinding", "metal_groups", "near_metal"]
@@ -74,7 +74,15 @@ def near_metal(volume: Volume, components: np.ndarray, metal: list[int]) -> set[
     """Labels of the calcium groups within :data:`METAL_MARGIN_MM` of the ``metal`` groups."""
     if not metal:
         return set()
-    mask = np.isin(components, metal)
-    disk = np.repeat(in_plane_disk(METAL_MARGIN_MM, volume.spacing_mm[1:]), 3, axis=0)
-    reach = ndi.binary_dilation(mask, structure=disk)
-    return {int(k) for k in np.unique(components[reach]) if k > 0}
+    boxes = [b for k, b in enumerate(ndi.find_objects(components), start=1) if k in set(metal)]
+    margin = (1, *(int(np.ceil(METAL_MARGIN_MM / s)) + 1 for s in volume.spacing_mm[1:]))
+    near: set[int] = set()
+    for box in boxes:
+        crop = tuple(
+            slice(max(b.start - m, 0), min(b.stop + m, n))
+            for b, m, n in zip(box, margin, components.shape, strict=True)
+        )
+        labels = components[crop]
+        reach = dilate_in_plane(np.isin(labels, metal), METAL_MARGIN_MM, volume.spacing_mm[1:], 1)
+        near |= {int(k) for k in np.unique(labels[reach]) if k > 0}
+    return near
