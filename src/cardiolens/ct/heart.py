@@ -21,8 +21,9 @@ the circle cuts the body outline and both lungs): nothing here needs the body ou
   side and the edge of the field of view on the other, so a heart that the circle cuts
   on its left (off-centre reconstructions) is still found; the chest wall in front has
   no lung on either side and stays out.
-* The spine is the largest bone (> 250 HU) behind the lungs' centre within their
-  column span; when the circle leaves it out, only that cut is skipped.
+* The spine is the largest bone (> 250 HU) behind the lungs' centre, in front of their
+  back (the table lies beyond) and within their column span; when the circle leaves it
+  out, only that cut is skipped.
 
 Quality gate: the finder refuses (:class:`~cardiolens.core.errors.AnalysisError`, one
 line with the reason) when there are no lungs or no mediastinal mass, or when the mass
@@ -304,8 +305,8 @@ def _upsample(mask: np.ndarray, factor: int, shape: tuple[int, ...]) -> np.ndarr
 def _spine_front_row(bone: np.ndarray, lungs: np.ndarray) -> int | None:
     """Image row of the front of the vertebral bodies, or ``None`` when not in view.
 
-    The spine is the largest bone component whose centre lies behind the lungs' centre
-    and within their column span. Rows increase toward the patient's back in axial CT
+    The spine is the largest bone component whose centre lies behind the lungs' centre,
+    in front of their last row (not the table) and within their column span. Rows increase toward the patient's back in axial CT
     (LPS, identity direction).
     """
     lung_rows, lung_cols = np.nonzero(lungs.any(axis=0))
@@ -315,9 +316,10 @@ def _spine_front_row(bone: np.ndarray, lungs: np.ndarray) -> int | None:
     index = np.arange(1, n + 1)
     sizes = ndi.sum_labels(np.ones_like(labels, dtype=np.int8), labels, index)
     centres = np.array(ndi.center_of_mass(bone, labels, index)).reshape(-1, 3)
-    behind = (centres[:, 1] > lung_rows.mean()) & (
-        (centres[:, 2] > lung_cols.min()) & (centres[:, 2] < lung_cols.max())
-    )
+    # Behind the lungs' centre but in front of their back: the table under the patient
+    # (a wide dense slab) lies beyond the lungs' last row.
+    behind = (centres[:, 1] > lung_rows.mean()) & (centres[:, 1] < lung_rows.max())
+    behind &= (centres[:, 2] > lung_cols.min()) & (centres[:, 2] < lung_cols.max())
     if not behind.any():
         return None
     best = index[behind][int(np.argmax(sizes[behind]))]
