@@ -175,12 +175,15 @@ def nearest_artery(frame: HeartFrame, centroid_mm: np.ndarray) -> tuple[Artery, 
 def locate_metal(
     points_mm: np.ndarray, pericardium: PericardiumModel, frame: HeartFrame
 ) -> tuple[str, Artery | None]:
-    """Where a metal object lies: ``coronary`` (a stent: in the sac, within 5 mm of the
-    heart surface, with its artery), ``intracardiac`` (a lead or valve prosthesis: its
-    centre deeper than 5 mm inside the heart) or ``extracardiac`` (sternal wires, clips:
-    mostly outside the sac)."""
+    """Where a metal object lies: ``coronary`` (a stent: in the sac or in a groove beside
+    it, as rule 1 reads a groove vessel, and within 5 mm of the heart surface, with its
+    artery), ``intracardiac`` (a lead or valve prosthesis: its centre deeper than 5 mm
+    inside the heart) or ``extracardiac`` (sternal wires, clips: mostly farther out)."""
     r, _, sac = pericardium.radii(points_mm)
-    if np.mean(r <= sac + _SAC_MARGIN_MM) < 0.5:
+    near = (r <= sac + _MAX_GROOVE_MM) & (
+        frame.normalised_radius(points_mm) <= _MAX_GROOVE_ELLIPSOID
+    )
+    if np.mean(near) < 0.5:
         return "extracardiac", None
     centroid = points_mm.mean(axis=0)
     r_c, surface_c, _ = pericardium.radii(centroid)
