@@ -92,3 +92,27 @@ def test_interpolated_label_mask_is_refused(phantoms):
         score_calcium(phantom.volume, labels=phantom.volume.with_array(labels))
     whole = phantom.volume.with_array((phantom.lesion_labels > 0).astype(np.float32))
     assert score_calcium(phantom.volume, labels=whole).agatston > 0
+
+
+def test_label_values_outside_the_artery_codes_are_refused_naming_the_file(phantoms, tmp_path):
+    import subprocess
+    import sys
+
+    from cardiolens.io import write_nifti
+
+    phantom = phantoms[0]
+    seven = np.where(phantom.lesion_labels > 0, 7, 0).astype(np.int16)
+    with pytest.raises(InputError, match=r"value\(s\) 7 outside the artery codes"):
+        score_calcium(phantom.volume, labels=phantom.volume.with_array(seven))
+    # A lesion-ID mask (1..n, one value per lesion) is not an artery mask.
+    ids = np.zeros(phantom.lesion_labels.shape, np.int16)
+    for k in range(1, 7):
+        ids[10, 20 + 5 * k, 20] = k
+    write_nifti(phantom.volume, tmp_path / "ct.nii.gz")
+    write_nifti(phantom.volume.with_array(ids), tmp_path / "lesion_labels.nii.gz")
+    command = [sys.executable, "-m", "cardiolens", "calcium", str(tmp_path / "ct.nii.gz")]
+    command += ["--labels", str(tmp_path / "lesion_labels.nii.gz")]
+    result = subprocess.run(command, capture_output=True, text=True)
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert "lesion_labels.nii.gz" in line and "lesion-ID mask" in line

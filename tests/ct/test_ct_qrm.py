@@ -90,3 +90,16 @@ def test_qrm_rods_spine_and_noise_are_not_scored(qrm_result):
     # 1 mm inserts: reported as found or not, with the partial-volume limit stated
     assert PHANTOM_PARTIAL_VOLUME_LIMIT in qrm_result.quality_flags
     assert qrm_result.eat is None and qrm_result.to_json()["eat"] is None
+
+
+def test_real_scan_padding_is_found_and_patient_mode_refuses_the_phantom(qrm_ct_dir):
+    """The Canon scan pads outside its 249 mm circle with -2048 HU; in patient mode its
+    cylindrical heart insert is refused in one line, never scored as a heart."""
+    from cardiolens.core.errors import AnalysisError
+    from cardiolens.ct.fov import field_of_view
+
+    volume = load_calcium_ct(qrm_ct_dir)
+    fov = field_of_view(np.asarray(volume.array), volume.spacing_mm[1:])
+    assert fov.padding_hu == -2048.0 and 2 * fov.radius_mm == pytest.approx(249.0, abs=2.0)
+    with pytest.raises(AnalysisError, match="cylinder, not a heart.*need --phantom"):
+        score_calcium(volume)

@@ -78,7 +78,10 @@ def test_json_has_exactly_the_documented_fields(phantoms):
         "lesions",
         "eat",
         "quality_flags",
+        "metal",
     }
+    assert data["metal"] == []
+    assert all(data["per_artery"][a]["stent"] is False for a in data["per_artery"])
     assert set(data["mass_calibration"]) == {"factor_mg_per_hu_mm3", "source"}
     assert set(data["per_artery"]) == {"LM", "LAD", "LCx", "RCA"}
     assert set(data["eat"]) == {"volume_ml", "mean_hu"}

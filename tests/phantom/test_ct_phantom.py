@@ -105,3 +105,42 @@ def test_bad_options():
         simulate_ct(seed=0, noise_hu=-1.0, **TINY)
     with pytest.raises(ParameterError, match="eat_ml"):
         simulate_ct(seed=0, eat_ml=5000.0, **TINY)
+
+
+def test_small_fov_padding_habitus_and_metal_are_in_the_image_and_the_truth():
+    from cardiolens.phantom.ct_scanner import METAL_HU, Habitus
+
+    phantom = simulate_ct(
+        seed=3,
+        noise_hu=20.0,
+        matrix=(56, 256, 256),
+        pixel_mm=0.8,
+        fov_diameter_mm=190.0,
+        padding_hu=-3024.0,
+        field_centre_mm=(22.0, -28.0),
+        metal=("stent:LAD", "lead"),
+    )
+    hu = np.asarray(phantom.volume.array)
+    yy, xx = np.mgrid[:256, :256] * 0.8 - 127.5 * 0.8
+    outside = np.hypot(yy, xx) > 95.0 + 0.8
+    assert np.all(hu[:, outside] == -3024.0) and np.all(hu[:, np.hypot(yy, xx) < 94.0] > -1500)
+    assert [m["kind"] for m in phantom.truth["metal"]] == ["stent", "lead"]
+    assert phantom.truth["metal"][0]["artery"] == "LAD"
+    stent = phantom.metal_labels == 1
+    assert stent.any() and hu[stent].max() > 2000.0 and METAL_HU > 3000.0
+    slim = simulate_ct(seed=3, noise_hu=0.0, lesions=[], distractors=False, **TINY)
+    obese = simulate_ct(
+        seed=3,
+        noise_hu=0.0,
+        lesions=[],
+        distractors=False,
+        habitus=Habitus(30.0, arms_down=True, table=True),
+        **TINY,
+    )
+    row = TINY["matrix"][1] // 2
+
+    def width(p):
+        return int((np.asarray(p.clean.array)[28, row] > -500).sum())
+
+    assert width(obese) > width(slim) + 2 * 25  # 30 mm more chest wall in view on each side
+    assert obese.truth["settings"]["habitus"]["extra_fat_mm"] == 30.0

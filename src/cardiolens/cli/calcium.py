@@ -69,6 +69,8 @@ def _print_table(result) -> None:
         f"volume {result.volume_mm3:.1f} mm^3, mass {result.mass_mg:.2f} mg "
         f"(c = {calibration.factor_mg_per_hu_mm3:.3e} mg/(HU mm^3), {calibration.source})"
     )
+    if result.cac_drs.vessels is not None:  # patient scans (phantom inserts have no artery)
+        console.print(_artery_table(result))
     table = Table(
         "artery",
         "Agatston",
@@ -97,6 +99,32 @@ def _print_table(result) -> None:
         )
     for flag in result.quality_flags:
         console.print(f"[yellow]flag:[/yellow] {flag}")
+
+
+def _artery_table(result):
+    """Per-artery and total Agatston, volume, mass and lesion count (stents noted)."""
+    from rich.table import Table
+
+    table = Table("artery", "Agatston", "volume mm^3", "mass mg", "lesions", "note")
+    stented = set(result.stented_arteries)
+    for artery, scores in result.per_artery.items():
+        table.add_row(
+            artery.value,
+            f"{scores.agatston:.1f}",
+            f"{scores.volume_mm3:.1f}",
+            f"{scores.mass_mg:.2f}",
+            str(sum(lesion.artery == artery for lesion in result.lesions)),
+            "stent present: score not interpretable" if artery in stented else "",
+        )
+    table.add_row(
+        "total",
+        f"{result.agatston:.1f}",
+        f"{result.volume_mm3:.1f}",
+        f"{result.mass_mg:.2f}",
+        str(len(result.lesions)),
+        result.cac_drs.label,
+    )
+    return table
 
 
 def register(app: typer.Typer) -> None:

@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage as ndi
 
-__all__ = ["CONNECTIVITY_26", "IN_PLANE_8", "body_mask", "in_plane_disk", "smooth_hu"]
+__all__ = [
+    "CONNECTIVITY_26",
+    "IN_PLANE_8",
+    "body_mask",
+    "dilate_in_plane",
+    "in_plane_disk",
+    "smooth_hu",
+]
 
 _IN_PLANE_4 = np.zeros((3, 3, 3), dtype=bool)
 _IN_PLANE_4[1] = ndi.generate_binary_structure(2, 1)
@@ -24,6 +31,24 @@ def in_plane_disk(radius_mm: float, pixel_mm: tuple[float, float]) -> np.ndarray
     ny, nx = int(np.floor(ry)), int(np.floor(rx))
     yy, xx = np.mgrid[-ny : ny + 1, -nx : nx + 1]
     return ((yy / ry) ** 2 + (xx / rx) ** 2 <= 1.0 + 1e-9)[None]
+
+
+def dilate_in_plane(
+    mask: np.ndarray, radius_mm: float, pixel_mm: tuple[float, float], slices: int
+) -> np.ndarray:
+    """Dilation of ``mask`` ``(z, y, x)`` by an in-plane disk of ``radius_mm`` and ``slices``
+    slices up and down.
+
+    The same set as a binary dilation with :func:`in_plane_disk` repeated over the slices,
+    computed from the in-plane Euclidean distance to the mask (linear time, where a 6.5 mm
+    disk at 0.4 mm pixels has 800 elements).
+    """
+    if not mask.any():
+        return np.zeros(mask.shape, dtype=bool)
+    # A huge z sampling keeps the distances in-plane (each slice on its own).
+    distance = ndi.distance_transform_edt(~mask, sampling=(1e9, *pixel_mm))
+    near = distance**2 <= radius_mm**2 * (1.0 + 1e-9)  # the disk test of in_plane_disk
+    return ndi.maximum_filter(near, size=(2 * slices + 1, 1, 1), mode="constant", cval=False)
 
 
 def smooth_hu(

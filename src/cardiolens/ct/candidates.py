@@ -45,6 +45,8 @@ __all__ = [
     "HeartFrame",
     "classify_candidates",
     "heart_frame",
+    "locate_metal",
+    "nearest_artery",
 ]
 
 logger = logging.getLogger(__name__)
@@ -158,6 +160,38 @@ def _atlas_points(frame: HeartFrame, scale: float) -> dict[Artery, np.ndarray]:
     return courses
 
 
+def nearest_artery(frame: HeartFrame, centroid_mm: np.ndarray) -> tuple[Artery, bool]:
+    """The atlas artery nearest to an LPS point, and whether that is certain (rule 3)."""
+    scale = float(frame.normalised_radius(centroid_mm)[0])
+    distance = {
+        artery: float(np.min(np.linalg.norm(course - centroid_mm, axis=1)))
+        for artery, course in _atlas_points(frame, scale).items()
+    }
+    ranked = sorted(distance, key=distance.get)
+    best, second = distance[ranked[0]], distance[ranked[1]]
+    return ranked[0], best <= _REVIEW_DISTANCE_MM and second - best >= _REVIEW_AMBIGUITY_MM
+
+
+def locate_metal(
+    points_mm: np.ndarray, pericardium: PericardiumModel, frame: HeartFrame
+) -> tuple[str, Artery | None]:
+    """Where a metal object lies: ``coronary`` (a stent: in the sac or in a groove beside
+    it, as rule 1 reads a groove vessel, and within 5 mm of the heart surface, with its
+    artery), ``intracardiac`` (a lead or valve prosthesis: its centre deeper than 5 mm
+    inside the heart) or ``extracardiac`` (sternal wires, clips: mostly farther out)."""
+    r, _, sac = pericardium.radii(points_mm)
+    near = (r <= sac + _MAX_GROOVE_MM) & (
+        frame.normalised_radius(points_mm) <= _MAX_GROOVE_ELLIPSOID
+    )
+    if np.mean(near) < 0.5:
+        return "extracardiac", None
+    centroid = points_mm.mean(axis=0)
+    r_c, surface_c, _ = pericardium.radii(centroid)
+    if float(surface_c[0] - r_c[0]) > _INSIDE_HEART_MM:
+        return "intracardiac", None
+    return "coronary", nearest_artery(frame, centroid)[0]
+
+
 def _outside_sac_reason(
     volume, components, label, box, pericardium, frame, points, in_cavity
 ) -> str | None:
@@ -191,13 +225,19 @@ class CandidateDecision:
 
 
 def classify_candidates(
-    volume: Volume, components: np.ndarray, pericardium: PericardiumModel, cavity: np.ndarray
+    volume: Volume,
+    components: np.ndarray,
+    pericardium: PericardiumModel,
+    cavity: np.ndarray,
+    *,
+    frame: HeartFrame | None = None,
 ) -> CandidateDecision:
     """Keep coronary calcium, exclude the rest by location and assign arteries (see module).
 
-    ``cavity`` is the thoracic cavity of :func:`cardiolens.ct.heart.thoracic_cavity`.
+    ``cavity`` is the thoracic cavity of :func:`cardiolens.ct.heart.thoracic_cavity`;
+    ``frame`` the sac's :func:`heart_frame` (computed when ``None``).
     """
-    frame = heart_frame(volume, pericardium.sac_mask)
+    frame = frame if frame is not None else heart_frame(volume, pericardium.sac_mask)
     arteries: dict[int, Artery] = {}
     review: set[int] = set()
     excluded: dict[int, str] = {}
@@ -223,15 +263,9 @@ def classify_candidates(
             continue
         if inside > _REVIEW_INSIDE_MM or fat < _MIN_FAT_FRACTION:
             review.add(label)
-        scale = float(frame.normalised_radius(centroid)[0])
-        distance = {
-            artery: float(np.min(np.linalg.norm(course - centroid, axis=1)))
-            for artery, course in _atlas_points(frame, scale).items()
-        }
-        ranked = sorted(distance, key=distance.get)
-        arteries[label] = ranked[0]
-        best, second = distance[ranked[0]], distance[ranked[1]]
-        if best > _REVIEW_DISTANCE_MM or second - best < _REVIEW_AMBIGUITY_MM:
+        artery, certain = nearest_artery(frame, centroid)
+        arteries[label] = artery
+        if not certain:
             review.add(label)
     logger.info("candidates: %d coronary, %d excluded", len(arteries), len(excluded))
     return CandidateDecision(arteries, frozenset(review), excluded)

@@ -4,7 +4,8 @@ The pericardial sac is modelled as star-shaped about the heart centre. Along 48 
 the 0.7 mm-smoothed profile is read every 0.5 mm: the heart surface is the first fat sample
 (< -30 HU); the pericardium is the middle of the last thin line (<= 4 mm above -60 HU between
 fat) before the lung (< -400 HU) or a thick (>= 8 mm) tissue wall; where no line is visible the sac
-ends at the lung. Rays that find neither (great vessels, diaphragm) take the value of their
+ends at the lung. A ray that leaves the reconstructed field of view (:mod:`cardiolens.ct.fov`)
+is read only up to its edge. Rays that find neither (great vessels, diaphragm) take the value of their
 nearest valid neighbour, and both radius maps are median-filtered over 3 x 3 rays. EAT is
 then every voxel inside the sac from -190 to -30 HU (the fat window of Mahabadi et al.,
 JACC 2013, and of Commandeur et al., IEEE Trans Med Imaging 2018), reported as volume (mL) and mean
@@ -172,7 +173,13 @@ def segment_pericardium(volume: Volume, heart: HeartRegion) -> PericardiumModel:
     profiles = ndi.map_coordinates(crop, index.T, order=1, mode="nearest").reshape(
         len(directions), radii.size
     )
-    found = np.array([_profile_radii(p) for p in profiles])
+    # Rays end at the edge of the reconstruction: beyond it nothing is known.
+    inside = ndi.binary_erosion(heart.fov.inside, iterations=2, border_value=1)
+    in_view = ndi.map_coordinates(
+        inside.astype(np.float32), (index + offset)[:, 1:].T, order=0, mode="constant"
+    ).reshape(len(directions), radii.size)
+    valid = np.where((in_view < 0.5).any(axis=1), np.argmax(in_view < 0.5, axis=1), radii.size)
+    found = np.array([_profile_radii(p[:n]) for p, n in zip(profiles, valid, strict=True)])
     surface = _fill_and_smooth(found[:, 0].reshape(_N_POLAR, _N_AZIMUTH))
     sac = _fill_and_smooth(found[:, 1].reshape(_N_POLAR, _N_AZIMUTH))
     sac = np.maximum(sac, surface)
@@ -209,17 +216,16 @@ def _fill_sac(volume: Volume, model: PericardiumModel) -> None:
         for c in range(3)
     ]
     r = np.sqrt(d[0] ** 2 + d[1] ** 2 + d[2] ** 2)
-    polar = (
-        np.arccos(np.clip(d[2] / np.maximum(r, 1e-6), -1.0, 1.0)) * np.float32(_N_POLAR / np.pi)
-        - 0.5
-    )
-    azimuth = (np.arctan2(d[1], d[0]) % np.float32(2 * np.pi)) * np.float32(
-        _N_AZIMUTH / (2 * np.pi)
-    )
-    near = r <= reach
-    sac_r = _interp(model.sac_radius_mm, np.stack([polar[near], azimuth[near]]))
-    inside = np.zeros(r.shape, dtype=bool)
-    inside[near] = r[near] <= sac_r
+    # Inside the smallest sac radius all is in, beyond the largest all out: angles are
+    # needed only in the shell between (the interpolated radius lies between the two).
+    inside = r < float(model.sac_radius_mm.min())
+    shell = ~inside & (r <= reach)
+    dx, dy, dz, rs = d[0][shell], d[1][shell], d[2][shell], r[shell]
+    polar = np.arccos(np.clip(dz / np.maximum(rs, 1e-6), -1.0, 1.0)) * np.float32(
+        _N_POLAR / np.pi
+    ) - np.float32(0.5)
+    azimuth = (np.arctan2(dy, dx) % np.float32(2 * np.pi)) * np.float32(_N_AZIMUTH / (2 * np.pi))
+    inside[shell] = rs <= _interp(model.sac_radius_mm, np.stack([polar, azimuth]))
     model.sac_mask[box] = inside
 
 

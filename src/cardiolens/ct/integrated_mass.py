@@ -19,9 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage as ndi
 
-from cardiolens.ct.body import in_plane_disk
+from cardiolens.ct.body import dilate_in_plane
 from cardiolens.ct.calibration import CALIBRATION_ROD_DENSITY_MG_CM3, MassCalibration
 
 __all__ = ["IntegratedMassSettings", "integrated_calcium_mass"]
@@ -46,13 +45,6 @@ class IntegratedMassSettings:
     dilation_mm: float = 1.5
     dilation_slices: int = 1
     ring_mm: float = 5.0
-
-
-def _dilate(
-    mask: np.ndarray, radius_mm: float, pixel_mm: tuple[float, float], slices: int
-) -> np.ndarray:
-    structure = np.repeat(in_plane_disk(radius_mm, pixel_mm), 2 * slices + 1, axis=0)
-    return ndi.binary_dilation(mask, structure=structure)
 
 
 def integrated_calcium_mass(
@@ -84,10 +76,12 @@ def integrated_calcium_mass(
     settings = settings or IntegratedMassSettings()
     pixel_mm = (spacing_mm[1], spacing_mm[2])
     others = other_calcium & ~lesion
-    region = _dilate(lesion, settings.dilation_mm, pixel_mm, settings.dilation_slices) & ~others
+    region = (
+        dilate_in_plane(lesion, settings.dilation_mm, pixel_mm, settings.dilation_slices) & ~others
+    )
     ring_radius = settings.dilation_mm + settings.ring_mm
-    outer = _dilate(lesion, ring_radius, pixel_mm, settings.dilation_slices)
-    blocked = region | _dilate(others, 1.0, pixel_mm, 0)
+    outer = dilate_in_plane(lesion, ring_radius, pixel_mm, settings.dilation_slices)
+    blocked = region | dilate_in_plane(others, 1.0, pixel_mm, 0)
     ring = outer & ~blocked
     if not ring.any():
         ring = outer & ~region

@@ -40,7 +40,7 @@ class Artery(StrEnum):
 
 
 #: Label values of a user's lesion mask (``--labels``) and the artery each stands for.
-#: Any other positive value is a lesion of unknown artery (counted in the total only).
+#: Any other value is refused (:func:`cardiolens.ct.score.check_label_codes`).
 LABEL_ARTERY: dict[int, Artery] = {1: Artery.LM, 2: Artery.LAD, 3: Artery.LCX, 4: Artery.RCA}
 
 _DEFAULT_CONVENTION = AgatstonConvention()

@@ -10,6 +10,7 @@ from cardiolens.ct.calibration import MassCalibration
 from cardiolens.ct.categories import CacDrs
 from cardiolens.ct.eat import EpicardialFat
 from cardiolens.ct.lesions import Artery, CalciumLesion
+from cardiolens.ct.metal import MetalFinding
 
 __all__ = ["ArteryScores", "CalciumResult"]
 
@@ -54,6 +55,10 @@ class CalciumResult:
     lesion_labels
         Label image of the scored lesions (values = ``CalciumLesion.lesion_id``), for
         overlays and masks (not part of the JSON).
+    metal
+        Metal objects found (:mod:`cardiolens.ct.metal`); their surroundings are not scored.
+    heart_centre_mm
+        LPS centre of the heart found (``None`` in phantom mode; not part of the JSON).
     """
 
     agatston: float
@@ -68,6 +73,14 @@ class CalciumResult:
     quality_flags: tuple[str, ...] = ()
     excluded: dict[str, int] = field(default_factory=dict)
     lesion_labels: np.ndarray | None = field(default=None, repr=False)
+    metal: tuple[MetalFinding, ...] = ()
+    heart_centre_mm: tuple[float, float, float] | None = None
+
+    @property
+    def stented_arteries(self) -> tuple[Artery, ...]:
+        """Arteries holding a stent: their scores are not interpretable."""
+        found = {m.artery for m in self.metal if m.artery is not None}
+        return tuple(a for a in Artery if a in found)
 
     def to_json(self) -> dict[str, object]:
         """The fields of ``cardiolens calcium --json``."""
@@ -78,8 +91,12 @@ class CalciumResult:
             "mass_calibration": self.mass_calibration.to_json(),
             "category": self.category,
             "cac_drs": self.cac_drs.to_json(),
-            "per_artery": {a.value: s.to_json() for a, s in self.per_artery.items()},
+            "per_artery": {
+                a.value: {**s.to_json(), "stent": a in self.stented_arteries}
+                for a, s in self.per_artery.items()
+            },
             "lesions": [lesion.to_json() for lesion in self.lesions],
             "eat": None if self.eat is None else self.eat.to_json(),
             "quality_flags": list(self.quality_flags),
+            "metal": [m.to_json() for m in self.metal],
         }

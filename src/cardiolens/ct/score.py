@@ -12,6 +12,7 @@ The steps and the module that owns each convention:
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -22,9 +23,9 @@ from cardiolens.core.volume import Volume
 from cardiolens.ct.agatston import AgatstonConvention
 from cardiolens.ct.body import CONNECTIVITY_26
 from cardiolens.ct.calibration import default_mass_calibration
-from cardiolens.ct.candidates import classify_candidates
+from cardiolens.ct.candidates import classify_candidates, heart_frame, locate_metal
 from cardiolens.ct.categories import agatston_category, cac_drs
-from cardiolens.ct.eat import epicardial_fat, segment_pericardium
+from cardiolens.ct.eat import EpicardialFat, epicardial_fat, segment_pericardium
 from cardiolens.ct.heart import CONTRAST_BLOOD_POOL_HU, find_heart, thoracic_cavity
 from cardiolens.ct.lesions import (
     LABEL_ARTERY,
@@ -33,6 +34,8 @@ from cardiolens.ct.lesions import (
     calcium_components,
     measure_lesions,
 )
+from cardiolens.ct.metal import MetalFinding, metal_groups, near_metal
+from cardiolens.ct.noise import noise_spikes
 from cardiolens.ct.qrm import find_phantom_inserts
 from cardiolens.ct.result import ArteryScores, CalciumResult
 
@@ -114,10 +117,13 @@ def _check_input(volume: Volume) -> None:
 
 
 def check_label_codes(labels: Volume, path: str | Path | None = None) -> None:
-    """Refuse a lesion label mask whose values are not whole numbers (artery codes).
+    """Refuse a lesion label mask that is not an artery mask (values 0 and :data:`LABEL_ARTERY`).
 
     A mask resampled with linear interpolation holds values such as 1.5 between LM (1)
-    and LAD (2); truncating them would assign lesions to the wrong artery.
+    and LAD (2); truncating them would assign lesions to the wrong artery. A value outside
+    the artery codes (for example 7) has no artery, and a lesion-ID mask (one value per
+    lesion, 1..n) passed as an artery mask would relabel its lesions as arteries: both
+    are refused rather than guessed.
 
     Raises
     ------
@@ -125,21 +131,35 @@ def check_label_codes(labels: Volume, path: str | Path | None = None) -> None:
         Naming ``path`` when given.
     """
     raw = np.asarray(labels.array)
-    if raw.dtype.kind != "f":
-        return
-    fractional = raw[np.isfinite(raw) & (raw != np.round(raw))]
-    if fractional.size or not np.isfinite(raw).all():
-        example = f"{float(fractional[0]):g}" if fractional.size else "NaN"
+    if raw.dtype.kind == "f":
+        fractional = raw[np.isfinite(raw) & (raw != np.round(raw))]
+        if fractional.size or not np.isfinite(raw).all():
+            example = f"{float(fractional[0]):g}" if fractional.size else "NaN"
+            raise InputError(
+                f"the label mask holds non-integer values (e.g. {example}); artery codes must be "
+                "whole numbers: resample it with nearest-neighbour, not linear, interpolation",
+                path,
+            )
+    values = np.unique(raw)
+    bad = values[~np.isin(values, [0, *LABEL_ARTERY])]
+    if bad.size:
+        codes = ", ".join(f"{k} {a.value}" for k, a in LABEL_ARTERY.items())
+        shown = ", ".join(f"{float(v):g}" for v in bad[:5]) + (", ..." if bad.size > 5 else "")
+        hint = (
+            "; it looks like a lesion-ID mask (one value per lesion), not an artery mask"
+            if values.max() > max(LABEL_ARTERY) and np.all(values == np.arange(values.size))
+            else ""
+        )
         raise InputError(
-            f"the label mask holds non-integer values (e.g. {example}); artery codes must be "
-            "whole numbers: resample it with nearest-neighbour, not linear, interpolation",
+            f"the label mask holds value(s) {shown} outside the artery codes (0 background, "
+            f"{codes}){hint}",
             path,
         )
 
 
 def _user_labels(labels: Volume, calcium: np.ndarray) -> tuple[np.ndarray, dict[int, Artery]]:
-    """Split each label value of a user's mask into 3D lesions, keeping the artery code."""
-    check_label_codes(labels)
+    """Split each label value of a user's mask (checked by :func:`check_label_codes`) into
+    3D lesions, keeping the artery code."""
     values = np.asarray(labels.array).astype(np.int64)
     out = np.zeros(values.shape, dtype=np.int32)
     arteries: dict[int, Artery] = {}
@@ -147,10 +167,8 @@ def _user_labels(labels: Volume, calcium: np.ndarray) -> tuple[np.ndarray, dict[
         parts, n = ndi.label(calcium & (values == value), structure=CONNECTIVITY_26)
         first = int(out.max())
         out[parts > 0] = parts[parts > 0] + first
-        artery = LABEL_ARTERY.get(int(value))
         for k in range(first + 1, first + n + 1):
-            if artery is not None:
-                arteries[k] = artery
+            arteries[k] = LABEL_ARTERY[int(value)]
     return out, arteries
 
 
@@ -172,8 +190,9 @@ def score_calcium(
     phantom
         Scanner QA mode for calcium phantoms (no heart; inserts reported with artery None).
     labels
-        A user's lesion label mask on the same grid (1 LM, 2 LAD, 3 LCx, 4 RCA; other
-        positive values: lesions of unknown artery). Replaces the automatic candidates.
+        A user's lesion label mask on the same grid (1 LM, 2 LAD, 3 LCx, 4 RCA; any
+        other value is refused, see :func:`check_label_codes`). Replaces the automatic
+        candidates.
     kvp
         Tube voltage; read from the metadata when ``None``.
     kv_specific_threshold
@@ -202,8 +221,12 @@ def score_calcium(
         raise GeometryError(
             "the label mask is not on the CT's grid (shape, spacing, origin, direction)"
         )
+    if labels is not None:
+        check_label_codes(labels)
     slice_labels, components, n = calcium_components(volume, convention)
     eat = None
+    metal: tuple[MetalFinding, ...] = ()
+    heart_centre: tuple[float, float, float] | None = None
     excluded: dict[str, int] = {}
     review: frozenset[int] = frozenset()
     if phantom:
@@ -216,22 +239,11 @@ def score_calcium(
         flags.append(
             f"mass calibration: {calibration.source} (no calibration rods in a patient scan)"
         )
-        heart = find_heart(volume)
-        if heart.contrast_enhanced:
-            flags.append(
-                f"contrast-enhanced scan: blood pool {heart.blood_pool_hu:.0f} HU > "
-                f"{CONTRAST_BLOOD_POOL_HU:.0f} HU; calcium scores are only valid on non-contrast CT"
-            )
-        pericardium = segment_pericardium(volume, heart)
-        eat = epicardial_fat(volume, pericardium)
-        if labels is None:
-            decision = classify_candidates(
-                volume, components, pericardium, thoracic_cavity(heart.lungs)
-            )
-            lesion_labels = np.where(np.isin(components, list(decision.arteries)), components, 0)
-            arteries, review = decision.arteries, decision.needs_review
-            for reason in decision.excluded.values():
-                excluded[reason] = excluded.get(reason, 0) + 1
+        patient = _score_patient(volume, components, automatic=labels is None)
+        eat, metal, heart_centre = patient.eat, patient.metal, patient.heart_centre_mm
+        flags.extend(patient.flags)
+        excluded = patient.excluded
+        lesion_labels, arteries, review = patient.lesion_labels, patient.arteries, patient.review
     if labels is not None:  # the user's corrected lesions replace the automatic ones
         lesion_labels, arteries = _user_labels(labels, slice_labels > 0)
         review = frozenset()
@@ -250,13 +262,86 @@ def score_calcium(
         flags.append(
             f"{sum(lesion.needs_review for lesion in lesions)} lesion(s) need review (artery or location uncertain)"
         )
-    return _assemble(
-        lesions, calibration, eat, flags, excluded, lesion_labels, per_vessel=not phantom
+    result = _assemble(
+        lesions, calibration, eat, flags, excluded, lesion_labels, metal, per_vessel=not phantom
+    )
+    return replace(result, heart_centre_mm=heart_centre)
+
+
+@dataclass(frozen=True)
+class _PatientFindings:
+    heart_centre_mm: tuple[float, float, float]
+    eat: EpicardialFat
+    flags: tuple[str, ...]
+    excluded: dict[str, int]
+    metal: tuple[MetalFinding, ...]
+    lesion_labels: np.ndarray | None
+    arteries: dict[int, Artery]
+    review: frozenset[int]
+
+
+def _score_patient(volume: Volume, components: np.ndarray, *, automatic: bool) -> _PatientFindings:
+    """Heart, pericardium, fat, metal and (when ``automatic``) the coronary candidates."""
+    flags: list[str] = []
+    heart = find_heart(volume)
+    flags.extend(heart.warnings)
+    if heart.contrast_enhanced:
+        flags.append(
+            f"contrast-enhanced scan: blood pool {heart.blood_pool_hu:.0f} HU > "
+            f"{CONTRAST_BLOOD_POOL_HU:.0f} HU; calcium scores are only valid on non-contrast CT"
+        )
+    pericardium = segment_pericardium(volume, heart)
+    eat = epicardial_fat(volume, pericardium)
+    metal_ids = metal_groups(volume, components)
+    frame = heart_frame(volume, pericardium.sac_mask)
+    metal = []
+    for label in metal_ids:
+        points = volume.index_to_physical(np.argwhere(components == label))
+        location, artery = locate_metal(points, pericardium, frame)
+        values = np.asarray(volume.array)[components == label]
+        metal.append(MetalFinding(location, artery, int(values.size), float(values.max())))
+    flags.extend(f.description for f in metal)
+    flags.extend(
+        f"stent present in the {a.value}: score not interpretable"
+        for a in sorted({f.artery for f in metal if f.artery is not None}, key=list(Artery).index)
+    )
+    excluded: dict[str, int] = {}
+    if not automatic:
+        return _PatientFindings(
+            heart.centre_mm, eat, tuple(flags), excluded, tuple(metal), None, {}, frozenset()
+        )
+    left_out = near_metal(volume, components, metal_ids)
+    if left_out:
+        excluded["metal"] = len(left_out)
+    spikes, threshold = noise_spikes(volume, components, heart.core)
+    spikes -= left_out
+    if spikes:
+        excluded["noise"] = len(spikes)
+        flags.append(
+            f"{len(spikes)} noise spike(s) left out (smoothed peak below {threshold:.0f} HU, "
+            "and raw peak below 6 raw standard deviations above the heart)"
+        )
+    candidates = np.where(np.isin(components, list(left_out | spikes)), 0, components)
+    decision = classify_candidates(
+        volume, candidates, pericardium, thoracic_cavity(heart.lungs), frame=frame
+    )
+    lesion_labels = np.where(np.isin(components, list(decision.arteries)), components, 0)
+    for reason in decision.excluded.values():
+        excluded[reason] = excluded.get(reason, 0) + 1
+    return _PatientFindings(
+        heart.centre_mm,
+        eat,
+        tuple(flags),
+        excluded,
+        tuple(metal),
+        lesion_labels,
+        decision.arteries,
+        decision.needs_review,
     )
 
 
 def _assemble(
-    lesions, calibration, eat, flags, excluded, lesion_labels, *, per_vessel: bool
+    lesions, calibration, eat, flags, excluded, lesion_labels, metal, *, per_vessel: bool
 ) -> CalciumResult:
     per_artery = {artery: _sum([x for x in lesions if x.artery == artery]) for artery in Artery}
     total = _sum(list(lesions))
@@ -276,6 +361,7 @@ def _assemble(
         quality_flags=tuple(flags),
         excluded=excluded,
         lesion_labels=lesion_labels,
+        metal=tuple(metal),
     )
 
 

@@ -13,6 +13,7 @@ the physical volume and mass (density x volume) are given beside them.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from collections.abc import Sequence
@@ -33,6 +34,13 @@ from cardiolens.phantom.ct_lesions import (
     LesionSpec,
     random_lesion_specs,
     render_fraction,
+)
+from cardiolens.phantom.ct_scanner import (
+    Habitus,
+    apply_field_of_view,
+    metal_parts,
+    paint_habitus,
+    paint_metal,
 )
 from cardiolens.phantom.ct_thorax import HU, HeartGeometry, coronary_centrelines, random_heart
 
@@ -68,6 +76,8 @@ class CTPhantom:
         Inside of the pericardium.
     truth
         The ground truth, as written to ``ground_truth.json``.
+    metal_labels
+        Voxels of each metal device (value = index in ``truth["metal"]`` + 1).
     """
 
     volume: Volume
@@ -77,6 +87,7 @@ class CTPhantom:
     eat_mask: np.ndarray
     sac_mask: np.ndarray
     truth: dict[str, Any] = field(default_factory=dict)
+    metal_labels: np.ndarray | None = None
 
 
 def _grid(
@@ -89,16 +100,21 @@ def _grid(
     return z, y, x
 
 
-def _torso_2d(y: np.ndarray, x: np.ndarray, pixel_mm: float) -> tuple[np.ndarray, np.ndarray]:
-    """In-plane HU template (same in every slice) and the depth below the skin (mm)."""
+def _torso_2d(
+    y: np.ndarray, x: np.ndarray, pixel_mm: float, habitus: Habitus
+) -> tuple[np.ndarray, np.ndarray]:
+    """In-plane HU template (same in every slice) and the depth below the skin of a
+    slim patient (mm; the ribs follow it, whatever fat lies over them)."""
     yy, xx = np.meshgrid(y, x, indexing="ij")
-    a, b = _BODY_SEMI_AXES_MM
+    extra = habitus.extra_fat_mm
+    a, b = (s + extra for s in _BODY_SEMI_AXES_MM)
     body = (xx / a) ** 2 + (yy / b) ** 2 <= 1.0
     depth = ndi.distance_transform_edt(np.pad(body, 1))[1:-1, 1:-1] * pixel_mm
     hu = np.full(body.shape, HU["air"], dtype=np.float32)
+    paint_habitus(hu, yy, xx, body, (a, b), habitus, HU)
     hu[body] = HU["fat"]
-    hu[body & (depth >= 12.0)] = HU["muscle"]
-    cavity = body & (depth >= 25.0)
+    hu[body & (depth >= 12.0 + extra)] = HU["muscle"]
+    cavity = body & (depth >= 25.0 + extra)
     mediastinum = (np.abs(xx) < 30.0) & (yy < 55.0)
     paraspinal = (np.abs(xx) < 48.0) & (yy >= 40.0)
     hu[cavity] = HU["lung"]
@@ -113,9 +129,9 @@ def _torso_2d(y: np.ndarray, x: np.ndarray, pixel_mm: float) -> tuple[np.ndarray
     hu[vertebra <= 15.0] = HU["cancellous_bone"]
     hu[(np.abs(xx) <= 5.0) & (yy > 100.0) & (yy < 114.0)] = HU["cortical_bone"]
     hu[np.hypot(xx, yy - 100.0) <= 7.0] = 10.0  # spinal canal
-    front = -b
+    front = -b + extra
     hu[(np.abs(xx) <= 14.0) & (yy >= front + 14.0) & (yy <= front + 24.0)] = 450.0  # sternum
-    return hu, depth
+    return hu, depth - extra
 
 
 def _paint_ribs(
@@ -167,6 +183,11 @@ def simulate_ct(
     lesions: Sequence[LesionSpec] | str = "random",
     eat_ml: float = 150.0,
     distractors: bool = True,
+    field_centre_mm: tuple[float, float] = (0.0, 0.0),
+    fov_diameter_mm: float | None = None,
+    padding_hu: float = -2048.0,
+    habitus: Habitus | None = None,
+    metal: Sequence[str] = (),
 ) -> CTPhantom:
     """Simulate a non-contrast calcium-scoring CT of the thorax.
 
@@ -196,6 +217,16 @@ def simulate_ct(
         Epicardial fat volume to build (mL).
     distractors
         Add aortic wall, aortic valve and mitral annulus calcification.
+    field_centre_mm
+        LPS ``(x, y)`` of the image centre (the body axis is at 0, the heart near
+        ``(22, -28)``): a gated reconstruction is centred near the heart.
+    fov_diameter_mm
+        Reconstruction circle (centred on the image); outside it pixels hold
+        ``padding_hu`` (:data:`cardiolens.phantom.ct_scanner.VENDOR_PADDING_HU`).
+    habitus
+        Body build, arms and table (:class:`cardiolens.phantom.ct_scanner.Habitus`).
+    metal
+        Devices: ``"stent:<artery>"``, ``"lead"``, ``"sternal_wires"``.
     """
     increment = float(slice_increment_mm or slice_thickness_mm)
     if not 0.3 <= pixel_mm <= 1.5:
@@ -212,8 +243,10 @@ def simulate_ct(
     rng = np.random.default_rng(seed)
     specs = random_lesion_specs(rng) if isinstance(lesions, str) else list(lesions)
     z, y, x = _grid(matrix, pixel_mm, increment)
+    x, y = x + field_centre_mm[0], y + field_centre_mm[1]
     origin = np.array([x[0], y[0], z[0]])
-    template, depth = _torso_2d(y, x, pixel_mm)
+    habitus = habitus or Habitus()
+    template, depth = _torso_2d(y, x, pixel_mm, habitus)
     image = np.repeat(template[None], matrix[0], axis=0)
     _paint_ribs(image, z, y, x, depth, rng)
 
@@ -302,6 +335,9 @@ def simulate_ct(
         if distractors
         else (np.zeros(matrix, dtype=np.int32), [])
     )
+    metal_labels, metal_info = _add_metal(
+        image, metal, lines, heart, z, y, x, slice_thickness_mm, rng
+    )
     clean = np.round(
         ndi.gaussian_filter(image, (0, _PSF_SIGMA_MM / pixel_mm, _PSF_SIGMA_MM / pixel_mm))
     ).astype(np.float32)
@@ -317,6 +353,12 @@ def simulate_ct(
             kernel = ndi.gaussian_filter(impulse, (0, sigma, sigma))
             noise *= np.float32(1.0 / np.sqrt(np.sum(kernel**2)))
         noisy = np.round(clean + np.float32(noise_hu) * noise).astype(np.float32)
+    if fov_diameter_mm is not None:
+        inside = apply_field_of_view([clean, noisy], y, x, fov_diameter_mm, padding_hu)
+        if np.any((lesion_labels > 0) & ~inside[None]):
+            raise ParameterError(
+                f"a lesion falls outside the {fov_diameter_mm:g} mm field of view; centre it"
+            )
     metadata = {"units": "HU", "kvp": float(kvp), "slice_thickness_mm": float(slice_thickness_mm)}
     volume = Volume(
         noisy,
@@ -345,10 +387,23 @@ def simulate_ct(
             "slice_increment_mm": increment,
             "kvp": kvp,
             "matrix": list(matrix),
+            "field_centre_mm": list(field_centre_mm),
+            "fov_diameter_mm": fov_diameter_mm,
+            "padding_hu": padding_hu if fov_diameter_mm is not None else None,
+            "habitus": dataclasses.asdict(habitus),
+            "metal": list(metal),
         },
+        metal_info=metal_info,
     )
     return CTPhantom(
-        volume, clean_volume, lesion_labels, distractor_labels, eat_mask, sac_mask, truth
+        volume,
+        clean_volume,
+        lesion_labels,
+        distractor_labels,
+        eat_mask,
+        sac_mask,
+        truth,
+        metal_labels,
     )
 
 
@@ -532,6 +587,28 @@ def _add_distractors(
     return labels, info
 
 
+def _add_metal(image, metal, lines, heart, z, y, x, thickness, rng):
+    """Paint the devices of ``metal`` (:mod:`cardiolens.phantom.ct_scanner`); their truth."""
+    labels = np.zeros(image.shape, dtype=np.int32)
+    info: list[dict[str, Any]] = []
+    sternum = (0.0, 19.0 - _BODY_SEMI_AXES_MM[1])  # the sternum's centre (see _torso_2d)
+    for item in metal:
+        kind, _, artery = item.partition(":")
+        parts = metal_parts(
+            kind,
+            artery_line=lines.get(artery) if artery else None,
+            heart_centre_mm=heart.centre_mm,
+            heart_frame=heart.frame,
+            heart_axes_mm=heart.axes_mm,
+            sternum_mm=sternum,
+            z_range_mm=(float(z[0]), float(z[-1])),
+            rng=rng,
+        )
+        if paint_metal(image, z, y, x, parts, thickness, labels, len(info) + 1):
+            info.append({"id": len(info) + 1, "kind": kind, "artery": artery or None})
+    return labels, info
+
+
 def _ground_truth(
     clean: Volume,
     lesion_labels,
@@ -543,6 +620,7 @@ def _ground_truth(
     kvp,
     eat_target_ml,
     settings,
+    metal_info,
 ) -> dict[str, Any]:
     calibration = default_mass_calibration(kvp)
     measured = {
@@ -588,6 +666,7 @@ def _ground_truth(
         "per_artery": per_artery,
         "label_artery_code": {str(k): v.value for k, v in LABEL_ARTERY.items()},
         "distractors": distractor_info,
+        "metal": metal_info,
         "eat": {
             "volume_ml": float(eat_mask.sum() * voxel_ml),
             "mean_hu": float(clean.array[eat_mask].mean()),
