@@ -47,8 +47,6 @@ __all__ = ["AUDIT_DB_NAME", "amend_report", "analyze_study", "imaging_features"]
 logger = logging.getLogger(__name__)
 
 AUDIT_DB_NAME = "audit.sqlite"
-_STRESS_ROLES = (SeriesRole.SPECT_STRESS, SeriesRole.PET_STRESS)
-_REST_ROLES = (SeriesRole.SPECT_REST, SeriesRole.PET_REST)
 
 
 @dataclass
@@ -99,27 +97,6 @@ def _timed(outputs: _Outputs, stage: str) -> Iterator[None]:
 
 
 # ---------------------------------------------------------------- nuclear stage
-def _perfusion_series(
-    study: Study, roles: Sequence[SeriesRole]
-) -> tuple[Series | None, list[Series]]:
-    """The series to analyse for one state, and the other series it was built from.
-
-    A gated series is preferred; when the study also holds an ungated (summed)
-    reconstruction on the same grid, as the phantom and many cameras write, the
-    summed image replaces the sum of the gates (it is reconstructed from all counts
-    at once).
-    """
-    found = [s for role in roles for s in study.by_role(role)]
-    if not found:
-        return None, []
-    gated = [s for s in found if s.n_gates]
-    summed = [s for s in found if not s.n_gates]
-    if gated and summed and summed[0].volume.same_geometry(gated[0].volume):
-        combined = replace(gated[0], volume=summed[0].volume)
-        return combined, [summed[0]]
-    return (gated or summed)[0], []
-
-
 def _nuclear_figures(nuclear: Mapping[str, Any], result: Any, outputs: _Outputs) -> None:
     """Bull's-eyes from the 17 segment values, oblique slices with contours, volume curves."""
     for name in ("stress", "rest"):
@@ -189,15 +166,17 @@ def _default_normals_path() -> Path:
 
 
 def _run_nuclear(study: Study, outputs: _Outputs, normals_path: Path | None) -> None:
-    stress, stress_parts = _perfusion_series(study, _STRESS_ROLES)
-    rest, rest_parts = _perfusion_series(study, _REST_ROLES)
+    from cardiolens.nuclear.series import select_perfusion_inputs
+
+    inputs = select_perfusion_inputs(study)
+    stress, rest = inputs.stress, inputs.rest
     if stress is None and rest is None:
         return
     from cardiolens.nuclear.analysis import analyze_perfusion
     from cardiolens.nuclear.normals import NormalDatabase
 
     normals = None if normals_path is None else NormalDatabase.load(normals_path)
-    outputs.companions += [s.series_uid for s in (stress, rest, *stress_parts, *rest_parts) if s]
+    outputs.companions += [s.series_uid for s in inputs.series()]
     try:
         result = analyze_perfusion(stress=stress, rest=rest, normals=normals)
     except CardiolensError as error:
@@ -251,8 +230,8 @@ def _run_nuclear(study: Study, outputs: _Outputs, normals_path: Path | None) -> 
     # DICOM outputs reference the summed (3D) series when there is one: its frames
     # map one-to-one onto the slices the mask was computed on.
     references = {
-        "stress": stress_parts[0] if stress_parts else stress,
-        "rest": rest_parts[0] if rest_parts else rest,
+        "stress": inputs.source("stress"),
+        "rest": inputs.source("rest"),
     }
     for name, source in references.items():
         state_result = getattr(result, name)

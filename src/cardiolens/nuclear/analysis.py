@@ -37,6 +37,7 @@ from cardiolens.nuclear.scores import (
     ScoreThresholds,
     perfusion_deficit,
     segment_scores,
+    summed_difference_score,
     summed_score,
 )
 from cardiolens.nuclear.segment import LvSurfaces, fit_surfaces, myocardium_mask, refine_lv_axes
@@ -128,7 +129,8 @@ class PerfusionStudyResult:
     normals
         The normal database used.
     sds
-        Summed difference score SSS - SRS (both present).
+        Summed difference score, sum of max(0, stress - rest) segment scores
+        (:func:`~cardiolens.nuclear.scores.summed_difference_score`; both present).
     ischemic_tpd_pct
         Stress TPD - rest TPD (both present).
     tid
@@ -329,7 +331,7 @@ def analyze_perfusion(
     )
     sds = ischemic = tid = None
     if stress_result is not None and rest_result is not None:
-        sds = stress_result.summed_score - rest_result.summed_score
+        sds = summed_difference_score(stress_result.segment_scores, rest_result.segment_scores)
         ischemic = stress_result.deficit.tpd_pct - rest_result.deficit.tpd_pct
         tid = stress_result.surfaces.cavity_volume_ml / rest_result.surfaces.cavity_volume_ml
     return PerfusionStudyResult(
