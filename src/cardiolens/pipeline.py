@@ -156,16 +156,15 @@ def _cardiac_views(state: Any) -> list[tuple[str, np.ndarray, np.ndarray]]:
     return panels
 
 
-def _default_normals_path() -> Path:
-    """The normal database file shipped with cardiolens (used when none is given)."""
-    from importlib.resources import files
+def _clinical_sex(clinical: Mapping[str, Any] | None) -> str | None:
+    from cardiolens.nuclear.protocols import clinical_sex
 
-    from cardiolens.nuclear.normals import DEFAULT_DATABASE_FILE
-
-    return Path(str(files("cardiolens.nuclear").joinpath("data", DEFAULT_DATABASE_FILE)))
+    return clinical_sex(dict(clinical or {}))
 
 
-def _run_nuclear(study: Study, outputs: _Outputs, normals_path: Path | None) -> None:
+def _run_nuclear(
+    study: Study, outputs: _Outputs, normals_path: Path | None, sex: str | None = None
+) -> None:
     from cardiolens.nuclear.series import select_perfusion_inputs
 
     inputs = select_perfusion_inputs(study)
@@ -178,7 +177,7 @@ def _run_nuclear(study: Study, outputs: _Outputs, normals_path: Path | None) -> 
     normals = None if normals_path is None else NormalDatabase.load(normals_path)
     outputs.companions += [s.series_uid for s in inputs.series()]
     try:
-        result = analyze_perfusion(stress=stress, rest=rest, normals=normals)
+        result = analyze_perfusion(stress=stress, rest=rest, normals=normals, sex=sex)
     except CardiolensError as error:
         if stress is None or rest is None:
             outputs.fail((stress or rest).series_uid, "nuclear", str(error))
@@ -187,7 +186,7 @@ def _run_nuclear(study: Study, outputs: _Outputs, normals_path: Path | None) -> 
         result = None
         for name, series in (("rest", rest), ("stress", stress)):
             try:
-                alone = analyze_perfusion(**{name: series}, normals=normals)
+                alone = analyze_perfusion(**{name: series}, normals=normals, sex=sex)
             except CardiolensError as alone_error:
                 outputs.fail(series.series_uid, "nuclear", str(alone_error))
                 continue
@@ -198,14 +197,17 @@ def _run_nuclear(study: Study, outputs: _Outputs, normals_path: Path | None) -> 
     if result is None:
         return
     nuclear = result.to_json()
-    database = result.normals.describe()
-    outputs.models.append(
-        {
-            "name": "nuclear normal database",
-            "version": "{sex}/{camera}/{tracer}/{protocol}, {n_studies} studies".format(**database),
-            "sha256": sha256_file(normals_path or _default_normals_path()),
-        }
-    )
+    for choice in {id(c): c for c in result.databases.values()}.values():
+        database = choice.database.describe()
+        outputs.models.append(
+            {
+                "name": f"nuclear normal database {choice.key}",
+                "version": "{sex}/{camera}/{tracer}/{protocol}, {n_studies} studies".format(
+                    **database
+                ),
+                "sha256": sha256_file(normals_path or choice.path),
+            }
+        )
     nuclear.setdefault("stress", None)
     nuclear.setdefault("rest", None)
     outputs.nuclear = nuclear
@@ -550,7 +552,12 @@ def analyze_study(
         analyses = []
         step("nuclear perfusion and function")
         with _timed(outputs, "nuclear"):
-            _run_nuclear(study, outputs, None if normals is None else Path(normals))
+            _run_nuclear(
+                study,
+                outputs,
+                None if normals is None else Path(normals),
+                sex=_clinical_sex(clinical),
+            )
         if outputs.nuclear:
             analyses.append("nuclear")
         step("coronary calcium")

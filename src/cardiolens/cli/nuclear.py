@@ -61,6 +61,20 @@ def nuclear(
             "--state", help="Role of an image without a stress/rest header: auto, stress or rest."
         ),
     ] = "auto",
+    orientation: Annotated[
+        str,
+        typer.Option(
+            "--orientation",
+            help="auto (from the header), transaxial, or short-axis for a series the camera "
+            "already reoriented (apex to base, anterior up, septum left).",
+        ),
+    ] = "auto",
+    sex: Annotated[
+        str | None,
+        typer.Option(
+            "--sex", help="Patient sex (female or male), recorded with the normal database."
+        ),
+    ] = None,
 ) -> None:
     """Quantify myocardial perfusion SPECT/PET: 17 segments, SSS/SRS/SDS, TPD, EF, quality."""
     import json
@@ -73,7 +87,11 @@ def nuclear(
     with naming_file(path):
         images = _select_images(path, state)
         result = analyze_perfusion(
-            stress=images.get("stress"), rest=images.get("rest"), normals=database
+            stress=images.get("stress"),
+            rest=images.get("rest"),
+            normals=database,
+            sex=sex,
+            orientation=orientation,
         )
     if save_mask is not None:
         image_result = result.stress or result.rest
@@ -98,6 +116,9 @@ def nuclear(
             typer.echo(f"  quality: {flag['message']}")
     if "sds" in out:
         typer.echo(f"SDS {out['sds']}, ischemic TPD {out['ischemic_tpd_pct']}%, TID {out['tid']}")
+    for name, choice in out["normal_database"].items():
+        if choice is not None:
+            typer.echo(f"{name} normal database: {choice['key']} ({choice['n_studies']} studies)")
 
 
 def register(app: typer.Typer) -> None:
