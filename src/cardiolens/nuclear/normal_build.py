@@ -145,6 +145,17 @@ def _case_path(cache_dir: Path, item: DatabaseRecipe, index: int) -> Path:
     return cache_dir / item.key / f"normal_{item.seed + index}.npz"
 
 
+def _lock_alive(lock: Path) -> bool:
+    """True while the process whose id the lock file holds still runs (on this machine)."""
+    try:
+        os.kill(int(lock.read_text() or "0"), 0)
+    except (ValueError, ProcessLookupError, FileNotFoundError):
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def simulate_normal_case(item: DatabaseRecipe, index: int, cache_dir: str | Path) -> Path | None:
     """Simulate normal ``index`` of ``item`` into the cache; the path, or None if another process has it.
 
@@ -159,6 +170,8 @@ def simulate_normal_case(item: DatabaseRecipe, index: int, cache_dir: str | Path
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
     lock = path.with_suffix(".lock")
+    if lock.exists() and not _lock_alive(lock):
+        lock.unlink(missing_ok=True)  # left by a process that was killed
     try:
         descriptor = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
     except FileExistsError:

@@ -229,8 +229,17 @@ def choose_normal_database(protocol: StudyProtocol, sex: str | None = None) -> D
             reasons.append("tracer not given in the header: Tc-99m assumed")
         else:
             reasons.append(f"tracer {protocol.radiopharmaceutical} (Tc-99m)")
-    key = f"{'czt_hr' if kind == 'czt' else 'anger_lehr'}_{'ac' if corrected else 'nac'}"
+    suffix = "ac" if corrected else "nac"
+    key = f"{'czt_hr' if kind == 'czt' else 'anger_lehr'}_{suffix}"
     path = shipped_database_path(key)
+    if not path.exists() and kind == "czt":
+        mismatches.append(
+            f"no CZT database ({key}) in this installation: the Anger LEHR "
+            f"{'attenuation-corrected' if corrected else 'non-corrected'} limits are used (lower "
+            "resolution than CZT; build it with 'cardiolens normals build-default')"
+        )
+        key = f"anger_lehr_{suffix}"
+        path = shipped_database_path(key)
     if not path.exists():
         raise InputError(
             "the shipped normal database is missing from the installation; pass --normals DB.npz "

@@ -25,6 +25,7 @@ from cardiolens.core.errors import AnalysisError
 from cardiolens.core.study import Series
 from cardiolens.nuclear.analysis import analyze_perfusion
 from cardiolens.nuclear.normals import NormalDatabase
+from cardiolens.nuclear.protocols import DatabaseChoice, StudyProtocol, choose_normal_database
 from cardiolens.nuclear.segments import dominant_territory
 
 __all__ = [
@@ -144,6 +145,20 @@ def simulate_case(case: PhantomCase, cache_dir: str | Path | None = None) -> Any
     )
 
 
+def case_database(case: PhantomCase) -> DatabaseChoice:
+    """The shipped database the header of ``case``'s DICOM would select (camera, AC, Tc-99m).
+
+    The in-memory phantom images carry no header, so the protocol is stated.
+    """
+    protocol = StudyProtocol(
+        modality="NM",
+        camera_kind="czt" if case.preset.startswith("czt") else "anger",
+        attenuation_corrected=case.attenuation_correction,
+        tracer="tc99m",
+    )
+    return choose_normal_database(protocol)
+
+
 def run_phantom_case(
     case: PhantomCase,
     normals: NormalDatabase | None = None,
@@ -160,6 +175,8 @@ def run_phantom_case(
         "lvef_pct": truth.lvef_pct,
         "extent_pct": extent["total"],
     }
+    if normals is None and case.method == "osem":
+        normals = case_database(case).database
     start = time.perf_counter()
     try:
         result = analyze_perfusion(
