@@ -106,6 +106,9 @@ _USUAL_MAX_RADIUS_MM = 36.0
 #: Median distance (mm) from the centre to the wall peaks up to which the fall distance is
 #: :data:`_WALL_FALL_MM` (normal to dilated LVs at their true voxel size).
 _USUAL_PEAK_MM = 30.0
+#: When no candidate reaches the wall fraction asked for, candidates this much below it are
+#: accepted (the walls of a large, severe defect are too dim to count).
+_RELAXED_WALL_MARGIN = 0.1
 #: Candidates this far apart (mm) are different structures.
 _SEPARATE_MM = 40.0
 #: A rival hollow structure scoring at least this fraction of the best, and at least
@@ -292,7 +295,7 @@ def localize_lv(
     order = np.argsort(best[peaks])[::-1][:_CANDIDATES]
     peak_indices = np.argwhere(peaks)[order]
     heights = work.index_to_physical(peak_indices.astype(float))[:, 2] if len(order) else []
-    valid = []
+    shells = []
     for candidate, height in zip(peak_indices, heights, strict=True):
         index = tuple(int(i) for i in candidate)
         k = int(best_radius[index])
@@ -305,8 +308,19 @@ def localize_lv(
             height_mm=float(height),
         )
         logger.debug("candidate %s", found)
-        if found.contrast >= min_shell_contrast and found.wall_fraction >= min_wall_fraction:
-            valid.append(found)
+        if found.contrast >= min_shell_contrast:
+            shells.append(found)
+    valid = [c for c in shells if c.wall_fraction >= min_wall_fraction]
+    if not valid:
+        # a large severe defect (or two) leaves part of the wall too dim to count as a wall:
+        # accept less complete shells, the anatomical prior still preferring the higher one
+        valid = [c for c in shells if c.wall_fraction >= min_wall_fraction - _RELAXED_WALL_MARGIN]
+        if valid:
+            logger.warning(
+                "no candidate walled in %.0f%% of directions; accepting %.0f%% (large defect?)",
+                100 * min_wall_fraction,
+                100 * (min_wall_fraction - _RELAXED_WALL_MARGIN),
+            )
     if not valid:
         raise AnalysisError(
             "no LV-like structure found (no hot shell around a cold cavity, walled in "
