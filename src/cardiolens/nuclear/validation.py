@@ -25,7 +25,12 @@ from cardiolens.core.errors import AnalysisError
 from cardiolens.core.study import Series
 from cardiolens.nuclear.analysis import analyze_perfusion
 from cardiolens.nuclear.normals import NormalDatabase
-from cardiolens.nuclear.protocols import DatabaseChoice, StudyProtocol, choose_normal_database
+from cardiolens.nuclear.protocols import (
+    DatabaseChoice,
+    StudyProtocol,
+    choose_normal_database,
+    shipped_database_path,
+)
 from cardiolens.nuclear.segments import dominant_territory
 
 __all__ = [
@@ -164,7 +169,12 @@ def run_phantom_case(
     normals: NormalDatabase | None = None,
     cache_dir: str | Path | None = None,
 ) -> CaseResult:
-    """Simulate ``case`` (cached in ``cache_dir`` when given), analyse it, compare with the truth."""
+    """Simulate ``case`` (cached in ``cache_dir`` when given), analyse it, compare with the truth.
+
+    Default normals: for OSEM cases the shipped database their header would select; for
+    the fast image-space phantom (no camera), ``normals_image_space`` built from that
+    phantom, which no patient image is ever scored against.
+    """
     phantom = simulate_case(case, cache_dir)
     truth = phantom.truth
     extent = truth.territory_extent_pct["stress"]
@@ -175,8 +185,12 @@ def run_phantom_case(
         "lvef_pct": truth.lvef_pct,
         "extent_pct": extent["total"],
     }
-    if normals is None and case.method == "osem":
-        normals = case_database(case).database
+    if normals is None:
+        normals = (
+            case_database(case).database
+            if case.method == "osem"
+            else NormalDatabase.load(shipped_database_path("image_space"))
+        )
     start = time.perf_counter()
     try:
         result = analyze_perfusion(
