@@ -16,9 +16,9 @@ from cardiolens.core.volume import Volume
 from cardiolens.io import read_volume
 from cardiolens.nuclear import analyze_perfusion
 
-PROVENANCE_KEYS = ("normal_database", "protocol", "orientation")
-
 from .helpers import ellipsoid_lv
+
+PROVENANCE_KEYS = ("normal_database", "protocol", "orientation")
 
 runner = CliRunner()
 STATE_KEYS = {
