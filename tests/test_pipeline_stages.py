@@ -20,6 +20,7 @@ def test_registry_declares_needs_and_sections():
     assert by_name["pet_flow"].roles == (SeriesRole.PET_DYNAMIC,)
     assert SeriesRole.SPECT_STRESS in by_name["nuclear"].roles
     assert SeriesRole.PET_REST in by_name["nuclear"].roles
+    assert SeriesRole.UNKNOWN in by_name["nuclear"].roles  # unknown-role emission series
     assert by_name["calcium"].roles == (SeriesRole.CT_CALCIUM,)
     assert by_name["risk"].options == ("model_dir",) and by_name["risk"].roles == ()
     assert by_name["risk"].uses == ("nuclear", "calcium")

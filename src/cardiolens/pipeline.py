@@ -56,8 +56,15 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 AUDIT_DB_NAME = "audit.sqlite"
-_STRESS_ROLES = (SeriesRole.SPECT_STRESS, SeriesRole.PET_STRESS)
-_REST_ROLES = (SeriesRole.SPECT_REST, SeriesRole.PET_REST)
+# the nuclear stage reads these roles, and emission series of unknown role
+# (cardiolens.nuclear.series.select_perfusion_inputs decides which it analyses)
+_NUCLEAR_ROLES = (
+    SeriesRole.SPECT_STRESS,
+    SeriesRole.PET_STRESS,
+    SeriesRole.SPECT_REST,
+    SeriesRole.PET_REST,
+    SeriesRole.UNKNOWN,
+)
 
 
 @dataclass(frozen=True)
@@ -169,51 +176,30 @@ class Stage:
 
 
 # ---------------------------------------------------------------- nuclear stage
-def _perfusion_series(
-    study: Study, roles: Sequence[SeriesRole]
-) -> tuple[Series | None, list[Series]]:
-    """The series to analyse for one state, and the other series it was built from.
+def _clinical_sex(clinical: Mapping[str, Any] | None) -> str | None:
+    from cardiolens.nuclear.protocols import clinical_sex
 
-    A gated series is preferred; when the study also holds an ungated (summed)
-    reconstruction on the same grid, as the phantom and many cameras write, the
-    summed image replaces the sum of the gates (it is reconstructed from all counts
-    at once).
-    """
-    found = [s for role in roles for s in study.by_role(role)]
-    if not found:
-        return None, []
-    gated = [s for s in found if s.n_gates]
-    summed = [s for s in found if not s.n_gates]
-    if gated and summed and summed[0].volume.same_geometry(gated[0].volume):
-        combined = replace(gated[0], volume=summed[0].volume)
-        return combined, [summed[0]]
-    return (gated or summed)[0], []
-
-
-def _default_normals_path() -> Path:
-    """The normal database file shipped with cardiolens (used when none is given)."""
-    from importlib.resources import files
-
-    from cardiolens.nuclear.normals import DEFAULT_DATABASE_FILE
-
-    return Path(str(files("cardiolens.nuclear").joinpath("data", DEFAULT_DATABASE_FILE)))
+    return clinical_sex(dict(clinical or {}))
 
 
 def _run_nuclear(
     study: Study, outputs: _Outputs, options: AnalysisOptions
 ) -> dict[str, Any] | None:
+    from cardiolens.nuclear.series import select_perfusion_inputs
+
     normals_path = options.normals
-    stress, stress_parts = _perfusion_series(study, _STRESS_ROLES)
-    rest, rest_parts = _perfusion_series(study, _REST_ROLES)
+    sex = _clinical_sex(options.clinical)
+    inputs = select_perfusion_inputs(study)
+    stress, rest = inputs.stress, inputs.rest
     if stress is None and rest is None:
         return None
     from cardiolens.nuclear.analysis import analyze_perfusion
     from cardiolens.nuclear.normals import NormalDatabase
 
     normals = None if normals_path is None else NormalDatabase.load(normals_path)
-    outputs.companions += [s.series_uid for s in (stress, rest, *stress_parts, *rest_parts) if s]
+    outputs.companions += [s.series_uid for s in inputs.series()]
     try:
-        result = analyze_perfusion(stress=stress, rest=rest, normals=normals)
+        result = analyze_perfusion(stress=stress, rest=rest, normals=normals, sex=sex)
     except CardiolensError as error:
         if stress is None or rest is None:
             outputs.fail((stress or rest).series_uid, "nuclear", str(error))
@@ -222,7 +208,7 @@ def _run_nuclear(
         result = None
         for name, series in (("rest", rest), ("stress", stress)):
             try:
-                alone = analyze_perfusion(**{name: series}, normals=normals)
+                alone = analyze_perfusion(**{name: series}, normals=normals, sex=sex)
             except CardiolensError as alone_error:
                 outputs.fail(series.series_uid, "nuclear", str(alone_error))
                 continue
@@ -233,23 +219,19 @@ def _run_nuclear(
     if result is None:
         return None
     nuclear = result.to_json()
-    database = result.normals.describe()
-    outputs.models.append(
-        {
-            "name": "nuclear normal database",
-            "version": "{sex}/{camera}/{tracer}/{protocol}, {n_studies} studies".format(**database),
-            "sha256": sha256_file(normals_path or _default_normals_path()),
-        }
-    )
+    for choice in {id(c): c for c in result.databases.values()}.values():
+        database = choice.database.describe()
+        outputs.models.append(
+            {
+                "name": f"nuclear normal database {choice.key}",
+                "version": "{sex}/{camera}/{tracer}/{protocol}, {n_studies} studies".format(
+                    **database
+                ),
+                "sha256": sha256_file(normals_path or choice.path),
+            }
+        )
     nuclear.setdefault("stress", None)
     nuclear.setdefault("rest", None)
-    nuclear.setdefault(
-        "normal_database",
-        {
-            **{k: database[k] for k in ("sex", "camera", "tracer", "protocol", "n_studies")},
-            "source": (database.get("provenance") or {}).get("source"),
-        },
-    )
     for name in ("stress", "rest"):
         state = nuclear[name]
         if state is not None:
@@ -271,8 +253,8 @@ def _run_nuclear(
     # DICOM outputs reference the summed (3D) series when there is one: its frames
     # map one-to-one onto the slices the mask was computed on.
     references = {
-        "stress": stress_parts[0] if stress_parts else stress,
-        "rest": rest_parts[0] if rest_parts else rest,
+        "stress": inputs.source("stress"),
+        "rest": inputs.source("rest"),
     }
     for name, source in references.items():
         state_result = getattr(result, name)
@@ -477,7 +459,7 @@ STAGES: list[Stage] = [
         "nuclear",
         "nuclear perfusion and function",
         _run_nuclear,
-        roles=(*_STRESS_ROLES, *_REST_ROLES),
+        roles=_NUCLEAR_ROLES,
     ),
     Stage(
         "pet_flow",
@@ -623,11 +605,14 @@ def _context(outputs: _Outputs, clinical: Mapping[str, Any] | None) -> dict[str,
             for key, series in outputs.sources.items()
         ],
     }
-    database = (outputs.sections.get("nuclear") or {}).get("normal_database")
-    if database:
-        outputs.flags += normal_database_flags(
-            database, context["patient"]["values"], context["acquisitions"]
-        )
+    per_state = (outputs.sections.get("nuclear") or {}).get("normal_database") or {}
+    flags: list[dict[str, str]] = []
+    for database in per_state.values():  # {"stress": {...} | None, "rest": ...}
+        if database:
+            flags += normal_database_flags(
+                database, context["patient"]["values"], context["acquisitions"]
+            )
+    outputs.flags += [f for i, f in enumerate(flags) if f not in flags[:i]]
     return context
 
 

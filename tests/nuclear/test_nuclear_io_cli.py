@@ -18,6 +18,8 @@ from cardiolens.nuclear import analyze_perfusion
 
 from .helpers import ellipsoid_lv
 
+PROVENANCE_KEYS = ("normal_database", "protocol", "orientation")
+
 runner = CliRunner()
 STATE_KEYS = {
     "segments",
@@ -47,7 +49,7 @@ def test_json_output_and_mask_of_a_4d_single_gate_file(tmp_path):
     )
     assert result.exit_code == 0, result.output
     out = json.loads(result.output)
-    assert set(out) == {"stress"}
+    assert set(out) == {"stress", *PROVENANCE_KEYS}
     assert set(out["stress"]) == STATE_KEYS
     assert out["stress"]["function"] is None
     assert "too_few_gates" in {f["code"] for f in out["stress"]["quality_flags"]}

@@ -41,8 +41,11 @@ def test_build_save_load_round_trip(tmp_path):
 
 def test_default_database_is_shipped_with_provenance():
     db = default_normal_database()
-    assert db.n_studies >= 20
-    assert "simulate" in db.provenance["command"]
+    assert db.n_studies >= 30
+    assert "build-default" in db.provenance["command"]
+    assert db.provenance["attenuation_corrected"] and db.provenance["camera_kind"] == "anger"
+    sexes = [s["sex"] for s in db.provenance["studies"]]
+    assert sexes.count("female") >= 15 and sexes.count("male") >= 15
     assert np.all(db.sd_pct >= 5.0)
     assert 50.0 < float(np.median(db.mean_pct)) < 100.0
 

@@ -8,6 +8,8 @@ import pytest
 from cardiolens.io import load_studies, read_mask, read_volume
 from cardiolens.nuclear import analyze_perfusion
 
+PROVENANCE_KEYS = ("normal_database", "protocol", "orientation")
+
 PATIENTS = ("patient001", "patient002", "patient003")
 
 
@@ -30,7 +32,8 @@ def test_all_physionet_dicom_studies_run_end_to_end(physionet_dicom_dir):
         result = analyze_perfusion(rest=series)
         rest = result.rest
         out = result.to_json()
-        assert set(out) == {"rest"}
+        assert set(out) == {"rest", *PROVENANCE_KEYS}
+        assert out["normal_database"]["rest"]["key"].endswith("_nac")  # GE CZT, no ATTN
         assert len(out["rest"]["segments"]) == 17
         assert out["rest"]["function"] is None  # these studies are not gated
         mask = rest.myocardium_mask()

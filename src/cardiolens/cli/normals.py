@@ -96,5 +96,43 @@ def simulate(
     typer.echo(f"simulated normal database of {database.n_studies} studies written to {written}")
 
 
+@normals_app.command("build-default")
+def build_default(
+    cache: Annotated[
+        Path,
+        typer.Option("--cache", help="Folder of simulated normals (resumable; shared by workers)."),
+    ],
+    database: Annotated[
+        list[str] | None,
+        typer.Option("--database", help="Database key (default: all), e.g. anger_lehr_ac."),
+    ] = None,
+    n: Annotated[int, typer.Option("--n", help="Normals per database.")] = 30,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--out-dir", help="Write normals_<key>.npz/.json here once all are simulated."
+        ),
+    ] = None,
+) -> None:
+    """Simulate (projection + OSEM) the normals of the shipped databases and build them.
+
+    Safe to run in several processes at once and to interrupt: cached normals are kept.
+    """
+    from cardiolens.nuclear.normal_build import (
+        RECIPES,
+        build_recipe_database,
+        recipe,
+        simulate_recipes,
+    )
+
+    items = [recipe(key) for key in database] if database else list(RECIPES)
+    simulate_recipes(items, cache, n, progress=True)
+    if out_dir is None:
+        return
+    for item in items:
+        written = build_recipe_database(item, cache, n).save(out_dir / f"normals_{item.key}.npz")
+        typer.echo(f"{item.key}: written to {written}")
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(normals_app, name="normals")

@@ -7,8 +7,6 @@ from typing import Annotated
 
 import typer
 
-_STATES = ("auto", "stress", "rest")
-
 
 def _gate_axis_length(path: Path) -> int | None:
     """Length of the 4th axis of a NIfTI file (None when not 4D or not NIfTI)."""
@@ -22,35 +20,22 @@ def _gate_axis_length(path: Path) -> int | None:
 
 
 def _select_images(path: Path, state: str) -> dict[str, object]:
-    """The stress and rest inputs of a study: {"stress": Series|list, "rest": ...}."""
-    from cardiolens.core.errors import ModalityError
-    from cardiolens.core.study import SeriesRole
-    from cardiolens.io import load_study
+    """The stress and rest inputs of a study (the rule of :mod:`cardiolens.nuclear.series`).
 
-    study = load_study(path)
-    emission = [s for s in study.series if s.modality.upper() in ("NM", "PT", "OT")]
-    if not emission:
-        found = ", ".join(sorted({s.modality for s in study.series})) or "none"
-        raise ModalityError(
-            f"no SPECT (NM) or PET (PT) image to analyse (modalities found: {found}); "
-            "'cardiolens nuclear' needs a myocardial perfusion study",
-            path,
-        )
-    roles = {
-        SeriesRole.SPECT_STRESS: "stress",
-        SeriesRole.PET_STRESS: "stress",
-        SeriesRole.SPECT_REST: "rest",
-        SeriesRole.PET_REST: "rest",
-    }
+    A folder holding several studies (a SPECT and a CT under two Study UIDs) is
+    read whole and the study with the emission images analysed.
+    """
+    from cardiolens.io import load_studies
+    from cardiolens.nuclear.series import nuclear_study, select_perfusion_inputs
+
+    study = nuclear_study(load_studies(path))
+    inputs = select_perfusion_inputs(study, state, include_other=True)
+    one_gate = _gate_axis_length(path) == 1
     images: dict[str, object] = {}
-    for series in emission:
-        name = roles.get(series.role)
-        if name is None:
-            name = state if state != "auto" else ("stress" if "stress" not in images else "rest")
-        if name in images:
-            continue
-        one_gate = _gate_axis_length(path) == 1
-        images[name] = [series.volume] if one_gate else series
+    for name in ("stress", "rest"):
+        series = getattr(inputs, name)
+        if series is not None:
+            images[name] = [series.volume] if one_gate else series
     return images
 
 
@@ -76,21 +61,37 @@ def nuclear(
             "--state", help="Role of an image without a stress/rest header: auto, stress or rest."
         ),
     ] = "auto",
+    orientation: Annotated[
+        str,
+        typer.Option(
+            "--orientation",
+            help="auto (from the header), transaxial, or short-axis for a series the camera "
+            "already reoriented (apex to base, anterior up, septum left).",
+        ),
+    ] = "auto",
+    sex: Annotated[
+        str | None,
+        typer.Option(
+            "--sex", help="Patient sex (female or male), recorded with the normal database."
+        ),
+    ] = None,
 ) -> None:
     """Quantify myocardial perfusion SPECT/PET: 17 segments, SSS/SRS/SDS, TPD, EF, quality."""
     import json
 
-    from cardiolens.core.errors import ParameterError, naming_file
+    from cardiolens.core.errors import naming_file
     from cardiolens.io import write_nifti
     from cardiolens.nuclear import NormalDatabase, analyze_perfusion
 
-    if state not in _STATES:
-        raise ParameterError(f"--state must be one of {', '.join(_STATES)}; got {state!r}")
     database = None if normals is None else NormalDatabase.load(normals)
-    images = _select_images(path, state)
     with naming_file(path):
+        images = _select_images(path, state)
         result = analyze_perfusion(
-            stress=images.get("stress"), rest=images.get("rest"), normals=database
+            stress=images.get("stress"),
+            rest=images.get("rest"),
+            normals=database,
+            sex=sex,
+            orientation=orientation,
         )
     if save_mask is not None:
         image_result = result.stress or result.rest
@@ -115,6 +116,9 @@ def nuclear(
             typer.echo(f"  quality: {flag['message']}")
     if "sds" in out:
         typer.echo(f"SDS {out['sds']}, ischemic TPD {out['ischemic_tpd_pct']}%, TID {out['tid']}")
+    for name, choice in out["normal_database"].items():
+        if choice is not None:
+            typer.echo(f"{name} normal database: {choice['key']} ({choice['n_studies']} studies)")
 
 
 def register(app: typer.Typer) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -20,8 +20,20 @@ from cardiolens.core.study import Series
 from cardiolens.core.volume import Volume
 from cardiolens.nuclear.function import MIN_GATES, GatedFunction, gated_function
 from cardiolens.nuclear.localize import LvLocation, localize_lv
-from cardiolens.nuclear.normals import NormalDatabase, default_normal_database
+from cardiolens.nuclear.normals import NormalDatabase
+from cardiolens.nuclear.orientation import (
+    OrientationHandling,
+    detect_orientation,
+    short_axis_pose,
+)
 from cardiolens.nuclear.polar import PolarMap, polar_map
+from cardiolens.nuclear.protocols import (
+    DatabaseChoice,
+    StudyProtocol,
+    choose_normal_database,
+    given_database,
+    read_protocol,
+)
 from cardiolens.nuclear.quality import (
     QualityFlag,
     extracardiac_activity,
@@ -37,6 +49,7 @@ from cardiolens.nuclear.scores import (
     ScoreThresholds,
     perfusion_deficit,
     segment_scores,
+    summed_difference_score,
     summed_score,
 )
 from cardiolens.nuclear.segment import LvSurfaces, fit_surfaces, myocardium_mask, refine_lv_axes
@@ -97,10 +110,15 @@ class PerfusionImageResult:
     deficit: PerfusionDeficit
     function: GatedFunction | None
     quality_flags: tuple[QualityFlag, ...]
+    input_volume: Volume | None = None
 
     def myocardium_mask(self) -> Volume:
-        """LV myocardium mask (1) on the input image's grid."""
-        return myocardium_mask(self.surfaces, self.volume)
+        """LV myocardium mask (1) on the input image's grid (its own geometry, for a
+        short-axis input analysed in a synthetic pose: ``input_volume``)."""
+        mask = myocardium_mask(self.surfaces, self.volume)
+        if self.input_volume is None:
+            return mask
+        return self.input_volume.with_array(mask.array)
 
     def to_json(self) -> dict[str, Any]:
         """The per-state object of ``cardiolens nuclear --json``."""
@@ -126,9 +144,12 @@ class PerfusionStudyResult:
     stress, rest
         Per-image results (None when absent).
     normals
-        The normal database used.
+        The normal database of the stress image (else of the rest image).
+    databases, protocols
+        Per state: the normal database chosen and why, and the protocol read from the header.
     sds
-        Summed difference score SSS - SRS (both present).
+        Summed difference score, sum of max(0, stress - rest) segment scores
+        (:func:`~cardiolens.nuclear.scores.summed_difference_score`; both present).
     ischemic_tpd_pct
         Stress TPD - rest TPD (both present).
     tid
@@ -141,6 +162,9 @@ class PerfusionStudyResult:
     sds: int | None
     ischemic_tpd_pct: float | None
     tid: float | None
+    databases: dict[str, DatabaseChoice] = field(default_factory=dict)
+    protocols: dict[str, StudyProtocol] = field(default_factory=dict)
+    orientations: dict[str, OrientationHandling] = field(default_factory=dict)
 
     def reversibility_map(self) -> PolarMap | None:
         """Rest minus stress uptake (percentage points) on the stress polar map grid."""
@@ -160,7 +184,30 @@ class PerfusionStudyResult:
             out["sds"] = self.sds
             out["ischemic_tpd_pct"] = round(float(self.ischemic_tpd_pct), 1)
             out["tid"] = round(float(self.tid), 3)
+        states = ("stress", "rest")
+        out["normal_database"] = {
+            s: self.databases[s].to_json() if s in self.databases else None for s in states
+        }
+        out["protocol"] = {
+            s: self.protocols[s].to_json() if s in self.protocols else None for s in states
+        }
+        out["orientation"] = {
+            s: self.orientations[s].to_json() if s in self.orientations else None for s in states
+        }
         return out
+
+
+def _in_short_axis_pose(image: ImageInput, handling: OrientationHandling) -> ImageInput:
+    """``image`` with every volume in the synthetic short-axis pose (:mod:`.orientation`)."""
+    if isinstance(image, Series):
+        return replace(
+            image,
+            volume=short_axis_pose(image.volume, handling),
+            gates=[short_axis_pose(g, handling) for g in image.gates],
+        )
+    if isinstance(image, Volume):
+        return short_axis_pose(image, handling)
+    return [short_axis_pose(g, handling) for g in image]
 
 
 def _as_images(image: ImageInput, state: str) -> tuple[Volume, list[Volume]]:
@@ -228,8 +275,10 @@ def analyze_image(
     normals: NormalDatabase,
     thresholds: ScoreThresholds | None = None,
     long_axis_lps: tuple[float, float, float] | None = None,
+    extra_flags: Sequence[QualityFlag] = (),
+    input_volume: Volume | None = None,
 ) -> PerfusionImageResult:
-    """Analyse one perfusion image (see :func:`analyze_perfusion`)."""
+    """Analyse one perfusion image (see :func:`analyze_perfusion`); ``extra_flags`` are kept."""
     summed, gates = _as_images(image, state)
     location = localize_lv(summed)
     axes = _lv_axes(summed, location, long_axis_lps)
@@ -244,7 +293,7 @@ def analyze_image(
             "check the reorientation (try a manual long axis)"
         )
     scores = segment_scores(polar, normals, thresholds)
-    flags = [
+    flags = [*extra_flags] + [
         flag
         for flag in (
             implausible_lv(surfaces),
@@ -274,6 +323,7 @@ def analyze_image(
         deficit=perfusion_deficit(polar, normals, thresholds),
         function=function,
         quality_flags=tuple(flags),
+        input_volume=input_volume,
     )
 
 
@@ -285,6 +335,8 @@ def analyze_perfusion(
     rest_normals: NormalDatabase | None = None,
     thresholds: ScoreThresholds | None = None,
     long_axis_lps: tuple[float, float, float] | None = None,
+    sex: str | None = None,
+    orientation: str = "auto",
 ) -> PerfusionStudyResult:
     """Quantify a myocardial perfusion study (SPECT or PET).
 
@@ -296,8 +348,14 @@ def analyze_perfusion(
         volumes. At least one is needed.
     normals
         Normal database for the stress image (and the rest image unless
-        ``rest_normals`` is given); default: the simulated database shipped
-        with cardiolens.
+        ``rest_normals`` is given); default: the shipped database chosen from
+        each image's header (:func:`~cardiolens.nuclear.protocols.choose_normal_database`),
+        a flag ``normal_database_mismatch`` naming what does not match.
+    sex
+        ``female`` or ``male`` from the clinical input (recorded with the database choice).
+    orientation
+        ``auto`` (from the header), ``transaxial`` or ``short-axis`` (a series already
+        reoriented by the camera; :mod:`cardiolens.nuclear.orientation`).
     thresholds
         Score thresholds (cited defaults in :class:`~cardiolens.nuclear.scores.ScoreThresholds`).
     long_axis_lps
@@ -316,27 +374,56 @@ def analyze_perfusion(
     """
     if stress is None and rest is None:
         raise ParameterError("analyze_perfusion needs a stress image, a rest image or both")
-    normals = normals or default_normal_database()
-    rest_normals = rest_normals or normals
     options = {"thresholds": thresholds, "long_axis_lps": long_axis_lps}
-    stress_result = (
-        None
-        if stress is None
-        else analyze_image(stress, state="stress", normals=normals, **options)
-    )
-    rest_result = (
-        None if rest is None else analyze_image(rest, state="rest", normals=rest_normals, **options)
-    )
+    results: dict[str, PerfusionImageResult | None] = {"stress": None, "rest": None}
+    databases: dict[str, DatabaseChoice] = {}
+    protocols: dict[str, StudyProtocol] = {}
+    orientations: dict[str, OrientationHandling] = {}
+    for state, image, given in (
+        ("stress", stress, normals),
+        ("rest", rest, rest_normals or normals),
+    ):
+        if image is None:
+            continue
+        summed, _ = _as_images(image, state)
+        protocols[state] = read_protocol(summed)
+        orientations[state] = detect_orientation(summed, orientation)
+        input_volume = None
+        if orientations[state].short_axis:
+            image, input_volume = _in_short_axis_pose(image, orientations[state]), summed
+        databases[state] = (
+            given_database(given)
+            if given is not None
+            else choose_normal_database(protocols[state], sex)
+        )
+        mismatch = databases[state].mismatches
+        flags = (
+            [QualityFlag("normal_database_mismatch", "Normal database: " + "; ".join(mismatch))]
+            if mismatch
+            else []
+        )
+        results[state] = analyze_image(
+            image,
+            state=state,
+            normals=databases[state].database,
+            extra_flags=flags,
+            input_volume=input_volume,
+            **options,
+        )
+    stress_result, rest_result = results["stress"], results["rest"]
     sds = ischemic = tid = None
     if stress_result is not None and rest_result is not None:
-        sds = stress_result.summed_score - rest_result.summed_score
+        sds = summed_difference_score(stress_result.segment_scores, rest_result.segment_scores)
         ischemic = stress_result.deficit.tpd_pct - rest_result.deficit.tpd_pct
         tid = stress_result.surfaces.cavity_volume_ml / rest_result.surfaces.cavity_volume_ml
     return PerfusionStudyResult(
         stress=stress_result,
         rest=rest_result,
-        normals=normals,
+        normals=(databases.get("stress") or databases["rest"]).database,
         sds=sds,
         ischemic_tpd_pct=ischemic,
         tid=tid,
+        databases=databases,
+        protocols=protocols,
+        orientations=orientations,
     )

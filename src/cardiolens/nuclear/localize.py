@@ -101,11 +101,21 @@ _WALL_MIN_HEIGHT = 0.2
 #: a wall of 8-15 mm blurred by 12-15 mm SPECT resolution, not the edge of a solid organ.
 _WALL_MIN_DROP = 0.35
 _WALL_FALL_MM = 20.0
+#: Mid-wall radius (mm) of the largest usual LV at its true voxel size (dilated hearts).
+_USUAL_MAX_RADIUS_MM = 36.0
+#: Median distance (mm) from the centre to the wall peaks up to which the fall distance is
+#: :data:`_WALL_FALL_MM` (normal to dilated LVs at their true voxel size).
+_USUAL_PEAK_MM = 30.0
+#: When no candidate reaches the wall fraction asked for, candidates this much below it are
+#: accepted (the walls of a large, severe defect are too dim to count).
+_RELAXED_WALL_MARGIN = 0.1
 #: Candidates this far apart (mm) are different structures.
 _SEPARATE_MM = 40.0
 #: A rival hollow structure scoring at least this fraction of the best, and at least
 #: :data:`_SEPARATE_MM` higher, is taken as the LV instead (the LV lies above the diaphragm).
 _SUPERIOR_RIVAL_FRACTION = 0.25
+#: ... and whose mid-wall radius is within this factor of the best's.
+_RIVAL_RADIUS_RATIO = 1.6
 
 
 @dataclass(frozen=True)
@@ -135,6 +145,24 @@ def _fibonacci_directions(n: int) -> np.ndarray:
     )
 
 
+def _scale(radius_mm: float) -> float:
+    """How much larger than the largest usual LV (mid-wall radius 36 mm) a shell is, >= 1.
+
+    An LV whose voxels are declared larger than they are looks larger, with thicker
+    walls and wider blur in mm: the wall measures of such shells grow with it.
+    """
+    return max(1.0, radius_mm / _USUAL_MAX_RADIUS_MM)
+
+
+def _fall_mm(peak_mm: np.ndarray) -> float:
+    """Distance (mm) beyond a wall peak within which its counts must fall.
+
+    20 mm for walls peaking up to :data:`_USUAL_PEAK_MM` from the centre; in
+    proportion for larger-looking LVs (their walls and blur look wider in mm too).
+    """
+    return _WALL_FALL_MM * max(1.0, float(np.median(peak_mm)) / _USUAL_PEAK_MM)
+
+
 def _wall_fraction(image: np.ndarray, index: tuple[int, int, int], radius_mm: float) -> float:
     """Fraction of directions from ``index`` that meet a thin hot wall (0..1).
 
@@ -142,13 +170,14 @@ def _wall_fraction(image: np.ndarray, index: tuple[int, int, int], radius_mm: fl
     between 0.4 and 1.6 radii. The direction has a wall when the peak rises
     :data:`_WALL_MIN_HEIGHT` of the way from the cavity (median within 0.3
     radii) to the hottest walls (90th percentile of the peaks) and the profile
-    falls by :data:`_WALL_MIN_DROP` of the peak within 20 mm outside it. The LV
+    falls by :data:`_WALL_MIN_DROP` of the peak within :func:`_fall_mm` outside it. The LV
     is walled in every direction but its base, with reduced but present walls
     in perfusion defects; the dome of the liver or a hot bowel loop seen from
     outside has a rising edge that does not fall again, and only on one side.
     """
     directions = _fibonacci_directions(_DIRECTIONS)
-    r_mm = np.arange(0.0, 1.6 * radius_mm + _WALL_FALL_MM + 1e-6, 2.0)
+    reach_mm = 1.6 * radius_mm * (1.0 + _WALL_FALL_MM / _USUAL_PEAK_MM)
+    r_mm = np.arange(0.0, max(reach_mm, 1.6 * radius_mm + _WALL_FALL_MM) + 1e-6, 2.0)
     points = (
         np.asarray(index, dtype=float)[None, None, :]
         + (r_mm / WORKING_SPACING_MM)[None, :, None] * directions[:, None, :]
@@ -163,7 +192,8 @@ def _wall_fraction(image: np.ndarray, index: tuple[int, int, int], radius_mm: fl
     if top <= cavity:
         return 0.0
     peak_mm = r_mm[peak_index][:, None]
-    beyond = (r_mm[None, :] > peak_mm) & (r_mm[None, :] <= peak_mm + _WALL_FALL_MM)
+    fall_mm = _fall_mm(peak_mm)
+    beyond = (r_mm[None, :] > peak_mm) & (r_mm[None, :] <= peak_mm + fall_mm)
     fallen = peak - np.where(beyond, profiles, np.inf).min(axis=1)
     wall = (peak >= cavity + _WALL_MIN_HEIGHT * (top - cavity)) & (fallen >= _WALL_MIN_DROP * peak)
     return float(np.mean(wall))
@@ -174,7 +204,9 @@ def _choose(candidates: list[_Candidate]) -> _Candidate:
 
     Below the diaphragm the stomach wall and bowel loops can look like hollow
     shells; a candidate is replaced by a comparable one (score at least
-    :data:`_SUPERIOR_RIVAL_FRACTION` of it) lying at least 40 mm higher.
+    :data:`_SUPERIOR_RIVAL_FRACTION` of it, radius within a factor
+    :data:`_RIVAL_RADIUS_RATIO`) lying at least 40 mm higher. A much larger
+    shell above is the whole heart or the mediastinum around the LV, not a rival.
     """
     best = max(candidates, key=lambda c: c.score)
     higher = [
@@ -182,6 +214,8 @@ def _choose(candidates: list[_Candidate]) -> _Candidate:
         for c in candidates
         if c.score >= _SUPERIOR_RIVAL_FRACTION * best.score
         and c.height_mm - best.height_mm >= _SEPARATE_MM
+        and max(c.radius_mm, best.radius_mm)
+        <= _RIVAL_RADIUS_RATIO * min(c.radius_mm, best.radius_mm)
     ]
     return max(higher, key=lambda c: c.score) if higher else best
 
@@ -189,7 +223,7 @@ def _choose(candidates: list[_Candidate]) -> _Candidate:
 def localize_lv(
     volume: Volume,
     *,
-    mid_wall_radii_mm: tuple[float, ...] = (12.0, 16.0, 21.0, 26.0, 31.0, 36.0),
+    mid_wall_radii_mm: tuple[float, ...] = (12.0, 16.0, 21.0, 26.0, 31.0, 36.0, 42.0, 48.0),
     wall_half_thickness_mm: float = 5.0,
     min_shell_contrast: float = 0.3,
     min_wall_fraction: float = 0.7,
@@ -201,9 +235,12 @@ def localize_lv(
     volume
         Transaxial emission image (counts), any grid; worked on at 4 mm.
     mid_wall_radii_mm
-        Mid-myocardial radii tried, mm (small to dilated hearts).
+        Mid-myocardial radii tried, mm (small to dilated hearts, and hearts whose
+        voxel size is declared larger than it is).
     wall_half_thickness_mm
-        Half thickness of the matched shell, mm.
+        Half thickness of the matched shell, mm, for radii up to 36 mm; larger
+        shells scale it with their radius (:func:`_scale`), so that the filter
+        matches a heart whatever the declared voxel size makes it look like.
     min_shell_contrast
         Smallest (shell - core) / shell accepted as an LV, 0..1.
     min_wall_fraction
@@ -232,9 +269,10 @@ def localize_lv(
     spacing = WORKING_SPACING_MM
     responses, contrasts, shell_means = [], [], []
     for radius in mid_wall_radii_mm:
-        dist = _ball((radius + wall_half_thickness_mm) / spacing) * spacing
-        shell = (np.abs(dist - radius) <= wall_half_thickness_mm).astype(np.float32)
-        core = (dist <= max(radius - 2 * wall_half_thickness_mm, spacing)).astype(np.float32)
+        half = wall_half_thickness_mm * _scale(radius)
+        dist = _ball((radius + half) / spacing) * spacing
+        shell = (np.abs(dist - radius) <= half).astype(np.float32)
+        core = (dist <= max(radius - 2 * half, spacing)).astype(np.float32)
         # means over the part of each kernel inside the field of view
         shell_cover = fftconvolve(fov.astype(np.float32), shell / shell.sum(), mode="same")
         core_cover = fftconvolve(fov.astype(np.float32), core / core.sum(), mode="same")
@@ -257,7 +295,7 @@ def localize_lv(
     order = np.argsort(best[peaks])[::-1][:_CANDIDATES]
     peak_indices = np.argwhere(peaks)[order]
     heights = work.index_to_physical(peak_indices.astype(float))[:, 2] if len(order) else []
-    valid = []
+    shells = []
     for candidate, height in zip(peak_indices, heights, strict=True):
         index = tuple(int(i) for i in candidate)
         k = int(best_radius[index])
@@ -270,8 +308,19 @@ def localize_lv(
             height_mm=float(height),
         )
         logger.debug("candidate %s", found)
-        if found.contrast >= min_shell_contrast and found.wall_fraction >= min_wall_fraction:
-            valid.append(found)
+        if found.contrast >= min_shell_contrast:
+            shells.append(found)
+    valid = [c for c in shells if c.wall_fraction >= min_wall_fraction]
+    if not valid:
+        # a large severe defect (or two) leaves part of the wall too dim to count as a wall:
+        # accept less complete shells, the anatomical prior still preferring the higher one
+        valid = [c for c in shells if c.wall_fraction >= min_wall_fraction - _RELAXED_WALL_MARGIN]
+        if valid:
+            logger.warning(
+                "no candidate walled in %.0f%% of directions; accepting %.0f%% (large defect?)",
+                100 * min_wall_fraction,
+                100 * (min_wall_fraction - _RELAXED_WALL_MARGIN),
+            )
     if not valid:
         raise AnalysisError(
             "no LV-like structure found (no hot shell around a cold cavity, walled in "
@@ -281,7 +330,7 @@ def localize_lv(
     chosen = _choose(valid)
     index, radius, contrast = chosen.index, chosen.radius_mm, chosen.contrast
     shell_level = float(shell_means[mid_wall_radii_mm.index(radius)][index])
-    reach = int(np.ceil((radius + 3 * wall_half_thickness_mm) / spacing))
+    reach = int(np.ceil((radius + 3 * wall_half_thickness_mm * _scale(radius)) / spacing))
     lo = np.asarray(index) - reach
     hi = np.asarray(index) + reach
     truncated = bool(np.any(lo < 0) or np.any(hi >= np.asarray(raw.shape)))

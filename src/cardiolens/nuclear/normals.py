@@ -37,7 +37,8 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
-DEFAULT_DATABASE_FILE = "normals_default.npz"
+#: Used when no header says which protocol (see :mod:`cardiolens.nuclear.protocols`).
+DEFAULT_DATABASE_FILE = "normals_anger_lehr_ac.npz"
 #: Smallest SD (percentage points) used, so that a small or homogeneous (simulated) database
 #: cannot call noise-level dips abnormal (a cardiolens choice).
 MIN_SD_PCT = 5.0
@@ -217,9 +218,12 @@ def build_normal_database(
 
 
 def default_normal_database() -> NormalDatabase:
-    """The database shipped with cardiolens, built from simulated normal phantoms.
+    """The Anger LEHR attenuation-corrected database shipped with cardiolens.
 
-    See ``cardiolens/nuclear/data/README.md`` for how it was built and its limits.
+    Built from projected, OSEM-reconstructed normal phantoms; the analysis picks
+    the shipped database matching each image's header instead
+    (:func:`cardiolens.nuclear.protocols.choose_normal_database`). See
+    ``cardiolens/nuclear/data/README.md`` for how they were built and their limits.
     """
     path = resources.files("cardiolens.nuclear") / "data" / DEFAULT_DATABASE_FILE
     with resources.as_file(path) as file:

@@ -4,7 +4,17 @@
   Cerqueira MD et al., Circulation 2002; Berman DS et al., J Nucl Cardiol 2004)
   are assigned from the number of SDs the segment's uptake lies below the normal
   mean. The SD cut-offs are a cardiolens default (2, 3, 4, 5 SD), configurable.
-* Summed scores SSS, SRS and SDS = SSS - SRS; % myocardium = score / 68 x 100.
+* Summed scores SSS (stress) and SRS (rest): sums of the 17 segment scores;
+  % myocardium = score / 68 x 100.
+* Summed difference score (SDS), as the Cedars-Sinai scoring of QPS computes it
+  (Berman DS et al., J Am Coll Cardiol 1993;22:1455-1464; Hachamovitch R et al.,
+  Circulation 1998;97:535-543; Germano G et al., J Nucl Med 2000 (QPS)): the sum over
+  segments of the stress score minus the rest score, where a segment that scores
+  *worse* at rest than at stress (reverse redistribution, noise, a rest artefact)
+  contributes 0, not a negative number: SDS = sum_i max(0, stress_i - rest_i).
+  SDS is therefore never negative. It equals SSS - SRS (the ASNC guideline's
+  shorthand, Dorbala S et al., J Nucl Cardiol 2018;25:1784-1846) whenever no
+  segment is worse at rest, and exceeds it otherwise.
 * Total perfusion deficit (Slomka PJ et al., J Nucl Cardiol 2005;12:66-77):
   the severity-weighted extent of samples below the normal limit, as % of the
   LV. Each sample below ``mean - pixel_abnormal_sd x SD`` gets a continuous
@@ -29,6 +39,7 @@ __all__ = [
     "PerfusionDeficit",
     "segment_scores",
     "summed_score",
+    "summed_difference_score",
     "percent_myocardium",
     "perfusion_deficit",
 ]
@@ -108,6 +119,13 @@ def summed_score(scores: np.ndarray) -> int:
     if scores.shape != (17,) or np.any((scores < 0) | (scores > 4)):
         raise ParameterError(f"expected 17 segment scores 0-4; got {scores.tolist()}")
     return int(scores.sum())
+
+
+def summed_difference_score(stress_scores: np.ndarray, rest_scores: np.ndarray) -> int:
+    """SDS = sum over the 17 segments of max(0, stress score - rest score) (module docstring)."""
+    stress, rest = np.asarray(stress_scores), np.asarray(rest_scores)
+    summed_score(stress), summed_score(rest)  # validates both sets of scores
+    return int(np.clip(stress - rest, 0, None).sum())
 
 
 def percent_myocardium(score: int | float) -> float:

@@ -231,10 +231,10 @@ def _anatomy(edv_ml: float, randomize: bool, rng: np.random.Generator) -> LVGeom
     )
 
 
-def _grids(lv: LVGeometry, shape: tuple[int, int, int], voxel_mm: float, body_half_width_mm: float):
+def _grids(lv: LVGeometry, shape: tuple[int, int, int], voxel_mm: float, body_extent_mm: float):
     """The square acquisition grid around the body axis and the offset of the output crop."""
     nz, ny, nx = shape
-    n = max(ny, nx, int(np.ceil(2 * (body_half_width_mm + 10.0) / voxel_mm)))
+    n = max(ny, nx, int(np.ceil(2 * (body_extent_mm + 10.0) / voxel_mm)))
     n += n % 2
     half = (n - 1) / 2 * voxel_mm
     centre = lv.centre_lps_mm
@@ -304,6 +304,7 @@ def simulate_spect(
     include_rest: bool = True,
     wall_motion: Sequence[WallMotionSpec] = (),
     protocol: AcquisitionProtocol | None = None,
+    sex: str | None = None,
     progress: bool = False,
 ) -> SpectPhantom:
     """Simulate a gated stress (and rest) Tc-99m perfusion SPECT study of the phantom.
@@ -342,6 +343,10 @@ def simulate_spect(
         Regional hypokinesis / dyssynchrony (:class:`WallMotionSpec`).
     protocol
         Acquisition and reconstruction settings (default :class:`AcquisitionProtocol`).
+    sex
+        ``"female"`` (breasts over the anterior chest, smaller body), ``"male"``
+        (wider chest) or ``None`` (the neutral default body); see
+        :func:`~cardiolens.phantom.torso.torso_layout`.
     progress
         Show a progress bar over gates.
 
@@ -354,8 +359,8 @@ def simulate_spect(
     rng = np.random.default_rng(seed)
     lv = _anatomy(edv_ml, randomize_anatomy, rng)
     esv_ml = edv_ml * (1 - lvef_pct / 100)
-    layout = torso_layout(lv, rng=rng if randomize_anatomy else None)
-    grid, crop, out_origin = _grids(lv, shape, voxel_mm, layout.body_half_width_mm)
+    layout = torso_layout(lv, rng=rng if randomize_anatomy else None, sex=sex)
+    grid, crop, out_origin = _grids(lv, shape, voxel_mm, layout.extent_mm)
     torso = rasterise_torso(layout, grid, _SUPERSAMPLE_TORSO)
     shapes = gate_shapes(lv, esv_ml=esv_ml, n_gates=n_gates, wall_motion=wall_motion)
     box = heart_box(lv, grid)
@@ -447,6 +452,7 @@ def simulate_spect(
         "rest_defects": None if rest_defects is None else [_spec_json(d) for d in rest_defects],
         "wall_motion": [asdict(w) for w in wall_motion],
         "protocol": asdict(protocol),
+        "sex": sex,
     }
     truth = _ground_truth(
         seed=int(seed),

@@ -36,6 +36,7 @@ from cardiolens.core.errors import GeometryError
 from cardiolens.phantom.spect_projector import back_project, build_projector_model, forward_project
 
 __all__ = [
+    "ACQUISITION_PRESETS",
     "AcquisitionProtocol",
     "SpectScanner",
     "poisson_projections",
@@ -83,6 +84,26 @@ class AcquisitionProtocol:
     iterations_summed: int = 4
     subsets: int = 8
     postfilter_fwhm_mm: float = 6.0
+
+
+#: Named camera set-ups of the phantom. ``anger_lehr``: dual-head Anger camera, LEHR
+#: collimator, 180-degree orbit, 2/4 OSEM iterations and a 6 mm post-filter (the defaults).
+#: ``czt_hr``: a CZT-like high-resolution camera (2.5 mm intrinsic resolution of CZT
+#: pixels, an ultra-high-resolution parallel-hole collimator, detectors 150 mm from the
+#: axis, more OSEM iterations and a lighter filter). It is an approximation: the pinhole
+#: and multi-detector geometry of dedicated cardiac CZT cameras (GE 530c/570c, D-SPECT) is
+#: not modelled, only their higher resolution.
+ACQUISITION_PRESETS: dict[str, AcquisitionProtocol] = {
+    "anger_lehr": AcquisitionProtocol(),
+    "czt_hr": AcquisitionProtocol(
+        collimator="MA-LEUHR",
+        intrinsic_fwhm_mm=2.5,
+        orbit_radius_mm=150.0,
+        iterations_gated=3,
+        iterations_summed=6,
+        postfilter_fwhm_mm=5.0,
+    ),
+}
 
 
 class SpectScanner:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from cardiolens.core.errors import ParameterError
 from cardiolens.phantom.lv_geometry import LVGeometry
 
 __all__ = ["Organ", "TorsoLayout", "MU_140KEV_PER_CM", "torso_layout"]
@@ -73,6 +74,12 @@ class TorsoLayout:
 
     organs: tuple[Organ, ...]
     body_half_width_mm: float
+    half_extent_mm: float = 0.0
+
+    @property
+    def extent_mm(self) -> float:
+        """Largest distance (mm) of any organ from the body axis, breasts included."""
+        return max(self.body_half_width_mm, self.half_extent_mm)
 
 
 def torso_layout(
@@ -81,14 +88,24 @@ def torso_layout(
     rng: np.random.Generator | None = None,
     body_half_width_mm: float = 165.0,
     body_half_depth_mm: float = 115.0,
+    sex: str | None = None,
 ) -> TorsoLayout:
     """The organs around ``lv``; ``rng`` jitters organ sizes and positions (randomised anatomy).
 
     The body axis runs along z through x = 0, y = 0. The liver lies under the
     right hemidiaphragm and reaches under the inferior LV wall, the stomach and a
-    bowel loop lie below the inferior wall on the left.
+    bowel loop lie below the inferior wall on the left. ``sex`` ``"female"`` adds
+    two breasts over the anterior chest wall (soft tissue, the anterior-wall
+    attenuation artefact of non-corrected SPECT in women), ``"male"`` a wider
+    chest; ``None`` keeps the neutral body of the defaults.
     """
     jitter = (lambda scale: rng.uniform(-scale, scale)) if rng is not None else (lambda scale: 0.0)
+    if sex not in (None, "female", "male"):
+        raise ParameterError(f"sex must be 'female', 'male' or None; got {sex!r}")
+    if sex == "female":
+        body_half_width_mm, body_half_depth_mm = 150.0 + jitter(12), 105.0 + jitter(10)
+    elif sex == "male":
+        body_half_width_mm, body_half_depth_mm = 172.0 + jitter(15), 118.0 + jitter(12)
     centre = lv.centre_lps_mm
     long_axis = np.asarray(lv.long_axis)
     frame = np.column_stack([lv.anterior_axis, lv.septal_axis, lv.long_axis])
@@ -152,7 +169,40 @@ def torso_layout(
         Organ("spine", _cylinder_z((0.0, 80.0), (20.0, 18.0)), 0.06, "bone"),
         Organ("sternum", _cylinder_z((0.0, -body_half_depth_mm + 14.0), (14.0, 6.0)), 0.06, "bone"),
     )
-    return TorsoLayout(organs=organs, body_half_width_mm=body_half_width_mm)
+    half_extent = body_half_depth_mm
+    if sex == "female":
+        breasts, half_extent = _breasts(centre, body_half_depth_mm, jitter)
+        organs = organs[:1] + breasts + organs[1:]
+    return TorsoLayout(
+        organs=organs, body_half_width_mm=body_half_width_mm, half_extent_mm=half_extent
+    )
+
+
+#: Breast semi-axes (mm: left-right, antero-posterior, cranio-caudal) of a medium (C-cup) breast.
+_BREAST_SEMI_AXES_MM = np.array([62.0, 48.0, 58.0])
+
+
+def _breasts(
+    centre: np.ndarray, body_half_depth_mm: float, jitter
+) -> tuple[tuple[Organ, ...], float]:
+    """Two soft-tissue breasts in front of the chest wall, over the heart (size x0.6-1.4).
+
+    Returns the organs and the largest anterior distance from the body axis (mm).
+    """
+    size = 1.0 + jitter(0.4)
+    semi = _BREAST_SEMI_AXES_MM * size
+    z = float(centre[2]) + 10.0 + jitter(15)
+    y = -body_half_depth_mm - 0.35 * semi[1]
+    organs = tuple(
+        Organ(
+            f"breast_{side}",
+            _ellipsoid(np.array([x + jitter(10), y, z]), semi),
+            0.155,
+            "soft_tissue",
+        )
+        for side, x in (("right", -85.0), ("left", 85.0))
+    )
+    return organs, float(-y + semi[1])
 
 
 def _lung_above(lung, z_diaphragm: float):
