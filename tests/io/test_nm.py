@@ -85,3 +85,21 @@ def test_inconsistent_vectors_are_refused(tmp_path):
     ds.save_as(path)
     with pytest.raises(DicomError, match="do not fill"):
         load_study(path)
+
+
+@pytest.mark.parametrize(
+    ("corrected", "expected", "attenuation"),
+    [
+        ("ATTN", ["ATTN"], True),
+        (["ATTN", "SCAT"], ["ATTN", "SCAT"], True),
+        ("NORM", ["NORM"], False),
+    ],
+)
+def test_corrected_image_with_one_or_several_values(tmp_path, corrected, expected, attenuation):
+    _, path = _gated(tmp_path, n_gates=2)
+    ds = pydicom.dcmread(path)
+    ds.CorrectedImage = corrected  # one value: pydicom gives the string, not a list
+    ds.save_as(path)
+    metadata = load_study(path).series[0].volume.metadata
+    assert metadata["corrected_image"] == expected
+    assert metadata["attenuation_corrected"] is attenuation

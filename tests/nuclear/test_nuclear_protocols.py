@@ -51,9 +51,6 @@ def test_anger_header_picks_the_matching_reconstruction(corrected, key):
     choice = choose_normal_database(read_protocol(_nm(**header)))
     assert choice.key == key and not choice.mismatches
     assert choice.database.provenance["attenuation_corrected"] is bool(corrected)
-    # a single-valued CorrectedImage split into characters still reads as ATTN
-    split = read_protocol(_nm(**{**header, "corrected_image": list("ATTN")}))
-    assert split.attenuation_corrected is True
 
 
 def test_no_header_and_pet_get_the_closest_database_and_a_flag():

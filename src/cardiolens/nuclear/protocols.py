@@ -91,16 +91,10 @@ def _tracer(text: str) -> str | None:
 
 
 def _attenuation_corrected(meta: dict[str, Any]) -> bool | None:
-    """Whether CorrectedImage (0028,0051) holds ``ATTN``; None without a DICOM header.
-
-    A single-valued CorrectedImage read as a string and split into characters
-    (``['A', 'T', 'T', 'N']``) is joined back.
-    """
+    """Whether CorrectedImage (0028,0051) holds ``ATTN``; None without a DICOM header."""
     if "corrected_image" not in meta and "attenuation_corrected" not in meta:
         return None
     values = [str(v).upper() for v in meta.get("corrected_image") or []]
-    if values and all(len(v) == 1 for v in values):
-        values = ["".join(values)]
     return "ATTN" in values or bool(meta.get("attenuation_corrected"))
 
 
