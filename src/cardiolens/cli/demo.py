@@ -9,6 +9,9 @@ To fit the 90 s budget on two CPU cores the SPECT is simulated with the phantom'
 ``image_space`` method (the activity blurred to the OSEM resolution with noise of
 the same coefficient of variation, calibrated against the OSEM path); ``--osem``
 runs projection, Poisson noise and OSEM reconstruction instead (several minutes).
+An image-space study has no camera, so it is scored against the normal limits built
+from the same image-space phantom (``normals_image_space``), which the report names;
+an OSEM study gets the database its header selects, as a patient's would.
 """
 
 from __future__ import annotations
@@ -136,15 +139,17 @@ def run_demo(
     DemoResult
         The report page and the measured-vs-true table.
     """
+    from cardiolens.nuclear.protocols import shipped_database_path
     from cardiolens.pipeline import analyze_study
 
     out = Path(out_dir)
+    normals = shipped_database_path("image_space") if spect_method == "image_space" else None
     simulation_dir, study_dir = out / "simulation", out / "study"
     start = time.perf_counter()
     _simulate(simulation_dir, seed, spect_method)
     _assemble_study(simulation_dir, study_dir)
     simulated = time.perf_counter()
-    report = analyze_study(study_dir, out, user="demo", progress=progress)
+    report = analyze_study(study_dir, out, user="demo", progress=progress, normals=normals)
     analysed = time.perf_counter()
     spect_truth = json.loads((simulation_dir / "spect" / "ground_truth.json").read_text())
     ct_truth = json.loads((simulation_dir / "ct" / "ground_truth.json").read_text())
