@@ -87,6 +87,13 @@ def test_nm_protocol_from_the_header():
     }
 
 
+def test_one_valued_corrected_image_is_one_value():
+    series = Series(series_uid="1", modality="NM", volume=Volume(np.zeros((1, 1, 1))))
+    for value, expected in (("ATTN", "yes"), ("SCAT", "no")):
+        entry = acquisition_context("rest", series, _header(CorrectedImage=value))
+        assert entry["attenuation_correction"] == expected  # not split into characters
+
+
 def test_normal_database_flags():
     simulated = {"sex": "any", "tracer": "Tc-99m perfusion agent (simulated)"}
     [flag] = normal_database_flags(simulated, {}, [])

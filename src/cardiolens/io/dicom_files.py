@@ -120,6 +120,14 @@ def quiet_pydicom() -> Iterator[None]:
         pydicom_logger.disabled = disabled
 
 
+def attribute_values(value: object) -> list[object]:
+    """The values of a multi-valued attribute as a list; pydicom gives a single value
+    unwrapped (a one-valued CorrectedImage is the string ``"ATTN"``, not a list)."""
+    if value is None or value == "":
+        return []
+    return list(value) if isinstance(value, MultiValue | list | tuple) else [value]
+
+
 def _attribute_name(tag: BaseTag) -> str:
     keyword = dictionary_keyword(tag) if tag in DicomDictionary else ""
     return f"{keyword} ({tag.group:04X},{tag.element:04X})".strip()

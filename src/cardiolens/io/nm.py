@@ -22,7 +22,7 @@ from pydicom.tag import Tag
 from cardiolens.core.errors import DicomError, ModalityError
 from cardiolens.core.study import Series
 from cardiolens.core.volume import Volume
-from cardiolens.io.dicom_files import DicomFile, pixel_data
+from cardiolens.io.dicom_files import DicomFile, attribute_values, pixel_data
 from cardiolens.io.geometry import float_list, orientation_axes
 from cardiolens.io.slices import series_metadata
 
@@ -45,17 +45,9 @@ FRAME_VECTORS = {
 RECONSTRUCTED = {"RECON TOMO", "RECON GATED TOMO"}
 
 
-def _values(value: object) -> list[object]:
-    """The values of a multi-valued attribute; pydicom gives a single value unwrapped (a
-    one-valued CorrectedImage is the string ``"ATTN"``, not a list)."""
-    if value is None or value == "":
-        return []
-    return list(value) if isinstance(value, MultiValue | list | tuple) else [value]
-
-
 def nm_image_kind(dataset: Dataset) -> str:
     """The NM image type value 3 (``RECON TOMO``, ``TOMO``, ``STATIC``...), upper case."""
-    image_type = _values(dataset.get("ImageType"))
+    image_type = attribute_values(dataset.get("ImageType"))
     return str(image_type[2]).upper() if len(image_type) > 2 else ""
 
 
@@ -130,7 +122,7 @@ def _energy_windows(dataset: Dataset) -> list[dict[str, Any]]:
 def _nm_metadata(dataset: Dataset, item: DicomFile) -> dict[str, Any]:
     metadata = series_metadata(dataset, [item.path])
     radiopharmaceutical = (dataset.get("RadiopharmaceuticalInformationSequence") or [Dataset()])[0]
-    corrected = [str(c).upper() for c in _values(dataset.get("CorrectedImage"))]
+    corrected = [str(c).upper() for c in attribute_values(dataset.get("CorrectedImage"))]
     metadata.update(
         units="counts",
         image_id=str(dataset.get("ImageID", "")),

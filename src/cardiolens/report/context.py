@@ -31,6 +31,7 @@ import pydicom
 from pydicom.dataset import Dataset
 
 from cardiolens.core.study import Series
+from cardiolens.io.dicom_files import attribute_values
 
 __all__ = [
     "acquisition_context",
@@ -166,7 +167,7 @@ def acquisition_context(
     )
     radiopharmaceutical = _first(dataset, "RadiopharmaceuticalInformationSequence")
     nuclide = _first(radiopharmaceutical, "RadionuclideCodeSequence")
-    corrected = [str(c).upper() for c in (dataset.get("CorrectedImage") or [])]
+    corrected = [str(c).upper() for c in attribute_values(dataset.get("CorrectedImage"))]
     drug = _first(dataset, "InterventionDrugInformationSequence")
     values = {
         "camera": camera or None,
