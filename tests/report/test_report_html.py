@@ -265,9 +265,9 @@ def test_reversibility_bullseye_never_prints_minus_zero():
 def test_stage_keys_of_the_nuclear_engineer_render_as_tables(tmp_path):
     data = report_dict(nuclear=reversible_lad_nuclear())
     data["nuclear"]["protocol"] = {"stress": {"agent": "regadenoson", "tracer": "Tc-99m"}}
-    data["nuclear"]["orientation"] = "short axis from the headers"
+    data["nuclear"]["orientation"] = {"stress": {"input": "short-axis", "source": "header"}}
     _, html_path = write_report(tmp_path, data, {})
     text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html_path.read_text()))
     assert "Nuclear protocol stress: agent regadenoson stress: tracer Tc-99m" in text
-    assert "Orientation orientation short axis from the headers" in text
+    assert "Orientation stress: input short-axis stress: source header" in text
     assert "not signed" in text
