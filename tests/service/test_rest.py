@@ -52,6 +52,17 @@ def test_health_and_openapi_need_no_token(service):
     assert status == 200 and "/studies" in spec["paths"] and "/jobs/{job_id}/amend" in spec["paths"]
 
 
+def test_interactive_docs_load_nothing_from_outside(service):
+    status, page = service.request("GET", "/docs")
+    assert status == 200
+    page = page.decode() if isinstance(page, bytes) else page
+    assert "http://" not in page and "https://" not in page  # air-gapped sites
+    for asset in ("/docs/static/swagger-ui-bundle.js", "/docs/static/swagger-ui.css"):
+        assert asset in page
+        status, body = service.request("GET", asset)
+        assert status == 200 and len(body) > 100_000
+
+
 def test_no_token_or_unknown_token_is_401(service):
     for token in (None, "not-a-token"):
         status, answer = service.request("GET", "/jobs", token)

@@ -15,10 +15,12 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, File, HTTPException, Request, UploadFile
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
+from swagger_ui_bundle import swagger_ui_path
 
 from cardiolens import __version__
 from cardiolens.audit import AuditLog
@@ -109,6 +111,8 @@ def create_app(config: ServiceConfig, *, run_jobs: bool = True) -> FastAPI:
         version=__version__,
         description="Cardiac imaging analysis service: studies in, audited reports out.",
         lifespan=lifespan,
+        docs_url=None,  # served below from the packaged Swagger UI: no CDN on an air-gapped site
+        redoc_url=None,
     )
     app.state.config, app.state.store = config, store
 
@@ -363,6 +367,18 @@ def create_app(config: ServiceConfig, *, run_jobs: bool = True) -> FastAPI:
         return FileResponse(STATIC / "review.html", media_type="text/html")
 
     app.mount("/review/static", StaticFiles(directory=STATIC), name="review-static")
+    app.mount("/docs/static", StaticFiles(directory=swagger_ui_path), name="docs-static")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        """Interactive API documentation, every asset served by this service."""
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title="cardiolens API",
+            swagger_js_url="/docs/static/swagger-ui-bundle.js",
+            swagger_css_url="/docs/static/swagger-ui.css",
+            swagger_favicon_url="/docs/static/favicon-32x32.png",
+        )
 
     @app.get("/jobs/{job_id}/audit")
     def job_audit(job_id: str, user: Annotated[User, Depends(require(*_VIEW))]) -> list[dict]:
