@@ -16,7 +16,7 @@ import numpy as np
 from cardiolens.core.errors import ParameterError
 from cardiolens.nuclear.polar import PolarMap
 
-__all__ = ["plot_bullseye"]
+__all__ = ["display_angle", "display_radius", "plot_bullseye"]
 
 logger = logging.getLogger(__name__)
 
@@ -24,12 +24,12 @@ logger = logging.getLogger(__name__)
 _RING_EDGES = (0.0, 0.25, 0.5, 0.75, 1.0)
 
 
-def _display_angle(angle_deg: np.ndarray) -> np.ndarray:
+def display_angle(angle_deg: np.ndarray) -> np.ndarray:
     """Matplotlib polar angle (rad) of a cardiac angle: anterior up, septum left."""
     return np.deg2rad(90.0 + np.asarray(angle_deg, dtype=float))
 
 
-def _display_radius(fraction: np.ndarray) -> np.ndarray:
+def display_radius(fraction: np.ndarray) -> np.ndarray:
     """Display radius of AHA long-axis fractions: apex cap inside 0.25, then thirds to the rim."""
     f = np.asarray(fraction, dtype=float)
     cap = min(float(f.min()), -1e-6)
@@ -47,7 +47,7 @@ def _segment_patches(ax, values: np.ndarray, cmap, norm) -> None:
         width = 360.0 / n
         for i, seg in enumerate(segments):
             centre = i * width
-            theta = _display_angle(np.linspace(centre - width / 2, centre + width / 2, 30))
+            theta = display_angle(np.linspace(centre - width / 2, centre + width / 2, 30))
             ax.fill_between(theta, r0, r1, color=cmap(norm(values[seg - 1])), linewidth=0)
     theta = np.linspace(0, 2 * np.pi, 100)
     ax.fill_between(theta, 0, _RING_EDGES[1], color=cmap(norm(values[16])), linewidth=0)
@@ -61,7 +61,7 @@ def _overlay(ax, values: np.ndarray | None, fmt: str) -> None:
     for n, r0, r1 in ((6, _RING_EDGES[2], 1.0), (4, _RING_EDGES[1], _RING_EDGES[2])):
         width = 360.0 / n
         for i in range(n):
-            edge = _display_angle(i * width + width / 2)
+            edge = display_angle(i * width + width / 2)
             ax.plot([edge, edge], [r0, r1], color="k", linewidth=0.8)
     if values is None:
         return
@@ -72,7 +72,7 @@ def _overlay(ax, values: np.ndarray | None, fmt: str) -> None:
         (range(13, 17), 4, 0.375),
     ):
         for i, seg in enumerate(segments):
-            positions[seg] = (float(_display_angle(i * 360.0 / n)), r)
+            positions[seg] = (float(display_angle(i * 360.0 / n)), r)
     for seg, (angle, radius) in positions.items():
         ax.text(angle, radius, format(values[seg - 1], fmt), ha="center", va="center", fontsize=8)
 
@@ -123,7 +123,7 @@ def plot_bullseye(
     ax = fig.add_subplot(projection="polar")
     if isinstance(polar_map_or_values, PolarMap):
         pm = polar_map_or_values
-        radius = _display_radius(pm.long_axis_fraction)
+        radius = display_radius(pm.long_axis_fraction)
         angle = np.broadcast_to(pm.angle_deg[None, :], radius.shape)
         values = pm.values_pct
         # fill the centre (the apex point) with the innermost ring's mean
@@ -135,7 +135,7 @@ def plot_bullseye(
         angle = np.hstack([angle, angle[:, :1] + 360.0])
         values = np.hstack([values, values[:, :1]])
         ax.pcolormesh(
-            _display_angle(angle), radius, values, cmap=colormap, norm=norm, shading="gouraud"
+            display_angle(angle), radius, values, cmap=colormap, norm=norm, shading="gouraud"
         )
     else:
         values = np.asarray(polar_map_or_values, dtype=float)

@@ -26,6 +26,7 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 
+from cardiolens.nuclear import bullseye  # noqa: E402
 from cardiolens.report.figures import colour_bar, png_bytes  # noqa: E402
 
 __all__ = ["display_radius", "extent_pct", "phase_png", "polar_map_png"]
@@ -42,14 +43,13 @@ _TERRITORY_LINES: tuple[tuple[tuple[float, float], ...], ...] = (
 
 
 def display_radius(long_axis_fraction: np.ndarray) -> np.ndarray:
-    """Display radius 0-4 of AHA long-axis fractions: apex cap (< 0) inside 1, rings to 4."""
-    f = np.asarray(long_axis_fraction, dtype=float)
-    cap = min(float(f.min()), -1e-6)
-    return np.where(f >= 0, 1.0 + 3.0 * np.clip(f, 0.0, 1.0), 1.0 - f / cap)
+    """Display radius 0-4 of AHA long-axis fractions: apex cap (< 0) inside 1, rings to 4
+    (the bull's-eye layout of :func:`cardiolens.nuclear.bullseye.display_radius`, x 4)."""
+    return 4.0 * bullseye.display_radius(long_axis_fraction)
 
 
 def _xy(angle_deg: np.ndarray, radius: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    theta = np.deg2rad(90.0 + np.asarray(angle_deg, dtype=float))
+    theta = bullseye.display_angle(angle_deg)
     return radius * np.cos(theta), radius * np.sin(theta)
 
 
