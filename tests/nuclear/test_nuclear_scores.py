@@ -63,19 +63,20 @@ def test_segment_scores_and_summed_scores():
     values = np.full((18, 72), 80.0)
     pm = uniform_polar_map(values)
     # segment 4 at 67 % (2.6 SD below: score 1), segment 10 at 58 % (4.4 SD: score 3),
-    # segment 15 at 50 % (6 SD: score 4)
-    for seg, v in ((4, 67.0), (10, 58.0), (15, 50.0)):
+    # segment 15 at 50 % (6 SD, but tracer still detected: 3, not 4 "absent"),
+    # segment 16 at 20 % (12 SD and below the 35 % absent-uptake bound: score 4)
+    for seg, v in ((4, 67.0), (10, 58.0), (15, 50.0), (16, 20.0)):
         values[pm.segment == seg] = v
     scores = segment_scores(pm.with_values(values), normals)
     expected = np.zeros(17, dtype=int)
-    expected[[3, 9, 14]] = [1, 3, 4]
+    expected[[3, 9, 14, 15]] = [1, 3, 3, 4]
     assert scores.tolist() == expected.tolist()
     sss = summed_score(scores)
-    assert sss == 8
+    assert sss == 11
     rest = np.zeros(17, dtype=int)
     rest[14] = 2
-    assert sss - summed_score(rest) == 6  # SDS = SSS - SRS
-    assert percent_myocardium(sss) == pytest.approx(8 / 68 * 100)
+    assert sss - summed_score(rest) == 9  # SDS = SSS - SRS
+    assert percent_myocardium(sss) == pytest.approx(11 / 68 * 100)
     with pytest.raises(ParameterError):
         summed_score(np.full(17, 5))
     with pytest.raises(ParameterError):

@@ -20,13 +20,18 @@ from cardiolens.core.volume import Volume
 LAD_SEGMENTS = (1, 2, 7, 8, 13, 14, 17)
 
 
+#: Uptake (% of maximum) of a segment of each score in the fakes, within the score rule
+#: of :mod:`cardiolens.nuclear.scores` (4 "absent uptake" only below 35 %).
+UPTAKE_OF_SCORE = {0: 100.0, 1: 85.0, 2: 70.0, 3: 55.0, 4: 25.0}
+
+
 def perfusion_state(
     scores: dict[int, int], *, tpd_pct: float, lvef_pct: float | None = 60.0
 ) -> dict[str, Any]:
     """One stress or rest state with the given nonzero segment scores."""
     segment_scores = [scores.get(s, 0) for s in range(1, 18)]
     return {
-        "segments": [100.0 - 15.0 * score for score in segment_scores],
+        "segments": [UPTAKE_OF_SCORE[score] for score in segment_scores],
         "segment_scores": segment_scores,
         "summed_score": sum(segment_scores),
         "tpd_pct": tpd_pct,

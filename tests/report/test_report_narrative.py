@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
+import numpy as np
 import pytest
 
+from cardiolens.nuclear.scores import ScoreThresholds, score_from_uptake
 from cardiolens.report.narrative import SCORE_WORDS, NarrativeThresholds, build_narrative, cac_drs
 from tests.report.fakes import (
+    UPTAKE_OF_SCORE,
     calcium_json,
     perfusion_state,
     report_dict,
@@ -108,7 +113,7 @@ _ASNC = {
 @pytest.mark.parametrize("score", range(5))
 def test_uptake_words_follow_the_score_for_every_score(score):
     assert SCORE_WORDS[score].startswith(_ASNC[score].replace(" uptake", ""))
-    # four anterior-wall segments at this score, the uptake 15 points lower per score step
+    # four anterior-wall segments at this score, each at the fakes' uptake of that score
     state = perfusion_state({1: score, 7: score, 13: score, 2: score}, tpd_pct=4.0 * score)
     rest = perfusion_state({}, tpd_pct=0.0)
     text = " ".join(
@@ -132,7 +137,40 @@ def test_uptake_words_follow_the_score_for_every_score(score):
     others = [w for s, w in SCORE_WORDS.items() if s not in (0, score)]
     assert not any(word in stress for word in others), stress
     if score >= 2:  # each defect segment quoted with its score and uptake
-        assert f"apical anterior score {score}, {100 - 15 * score}%" in stress
+        assert f"apical anterior score {score}, {UPTAKE_OF_SCORE[score]:.0f}%" in stress
+
+
+def test_uptake_words_never_contradict_the_quoted_uptake_or_the_normal_limits():
+    """Property over uptake and normal limits: score by the nuclear rule, word by the
+    narrative; the word must fit the uptake the sentence quotes (nuclear.scores)."""
+    rng = np.random.default_rng(14)
+    limits = ScoreThresholds()
+    seen = set()
+    for uptake, mean, sd in zip(
+        rng.uniform(0, 100, 300), rng.uniform(50, 95, 300), rng.uniform(5, 20, 300), strict=True
+    ):
+        score = int(score_from_uptake(np.array([uptake]), np.array([mean]), np.array([sd]))[0])
+        state = perfusion_state({10: score}, tpd_pct=5.0 if score else 0.0)
+        state["segments"][9] = round(float(uptake), 1)
+        nuclear = {"stress": state, "rest": None, "sds": None, "ischemic_tpd_pct": None}
+        text = " ".join(build_narrative(report_dict(nuclear=nuclear)).findings)
+        [stress] = [f for f in text.split(". ") if f.startswith("Stress perfusion")]
+        quoted = re.search(r"mid inferior score (\d), (\d+)%", stress)
+        below_limit = (mean - uptake) / sd >= limits.segment_sd_cutoffs[0]
+        assert below_limit == (score > 0)
+        seen.add(score)
+        if score < 2:  # not named as a defect: no word of a worse score may appear
+            assert quoted is None, stress
+            assert not any(SCORE_WORDS[s] in stress for s in (2, 3, 4)), stress
+            assert score == 0 or uptake >= limits.severe_uptake_max_pct
+            continue
+        assert int(quoted[1]) == score, stress
+        shown = float(quoted[2])
+        if SCORE_WORDS[4] in stress:
+            assert shown <= limits.absent_uptake_max_pct, stress
+        if SCORE_WORDS[1] in stress or SCORE_WORDS[2] in stress:
+            assert shown >= limits.severe_uptake_max_pct, stress
+    assert seen == {0, 1, 2, 3, 4}
 
 
 def test_phase_sd_and_bandwidth_against_the_normals_of_the_patients_sex():
