@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import shutil
+import signal
 import subprocess
 import sys
+import time
+import types
 from pathlib import Path
 
 import pytest
 
+from cardiolens import pipeline
+from cardiolens.__main__ import run
 from cardiolens.cli import HELP_WIDTH_NOT_A_TERMINAL, main
 
 SRC = Path(__file__).resolve().parents[1] / "src"
@@ -66,3 +72,64 @@ def test_cardiolens_errors_keep_their_one_line_form(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("cardiolens: error: ") and "report.json" in err
     assert err.count("\n") == 1
+
+
+class _LoadingInterrupted(types.ModuleType):
+    """Stands in for ``cardiolens.cli`` while Ctrl-C arrives during its imports."""
+
+    def __getattr__(self, name: str):
+        raise KeyboardInterrupt
+
+
+def test_ctrl_c_while_the_libraries_load_is_one_line_and_exit_130(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "cardiolens.cli", _LoadingInterrupted("cardiolens.cli"))
+    with pytest.raises(SystemExit) as exit_:
+        run()
+    assert exit_.value.code == 130
+    assert capsys.readouterr().err == "cardiolens: interrupted\n"
+
+
+def test_ctrl_c_during_analysis_is_one_line_exit_130_and_leaves_no_report(
+    physionet_dicom_dir, tmp_path, monkeypatch, capsys
+):
+    """A real PhysioNet SPECT study interrupted once its whole report (SR, SEG, figures,
+    audit entry) is staged, just before it is moved into place."""
+    study = tmp_path / "study"
+    study.mkdir()
+    shutil.copy(sorted(physionet_dicom_dir.glob("*.dcm"))[0], study)
+    out = tmp_path / "out"
+    staged = []
+
+    def interrupted(staging, out_dir):
+        staged.extend(p.relative_to(staging).as_posix() for p in Path(staging).rglob("*.*"))
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipeline, "publish_report", interrupted)
+    with pytest.raises(SystemExit) as exit_:
+        main(["analyze", str(study), "--out", str(out), "--quiet"])
+    assert exit_.value.code == 130
+    assert capsys.readouterr().err == "cardiolens: interrupted\n"
+    assert {"report.json", "report.html", "sr.dcm", "seg.dcm"} <= set(staged)
+    assert any(name.startswith("figures/") for name in staged)
+    left = sorted(p.relative_to(out).as_posix() for p in out.rglob("*"))
+    assert left == ["audit.sqlite"], left  # the log (its entry names the run); no report
+
+
+def test_a_real_sigint_is_one_line_and_exit_130():
+    """SIGINT while ``cardiolens`` loads its libraries (seconds on a cold start)."""
+    env = {"PYTHONPATH": str(SRC), "PATH": "/usr/bin:/bin", "HOME": "/tmp"}
+    code = "from cardiolens.__main__ import run; print('ready', flush=True); run()"
+    process = subprocess.Popen(
+        [sys.executable, "-c", code, "--version"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    assert process.stdout.readline() == "ready\n"
+    time.sleep(0.2)  # inside run(): the imports take seconds
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 130, (out, err)
+    assert err == "cardiolens: interrupted\n"

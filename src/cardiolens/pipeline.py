@@ -34,7 +34,15 @@ from cardiolens.core.study import Series, SeriesRole, Study
 from cardiolens.core.volume import Volume
 from cardiolens.report import figures as fig
 from cardiolens.report.dicom_seg import SegmentMask
-from cardiolens.report.document import SCHEMA_VERSION, Report, audit_reference, write_report
+from cardiolens.report.document import (
+    SCHEMA_VERSION,
+    STAGING_PREFIX,
+    Report,
+    audit_reference,
+    publish_report,
+    remove_stale_staging,
+    write_report,
+)
 from cardiolens.report.narrative import build_narrative
 
 if TYPE_CHECKING:
@@ -83,6 +91,7 @@ class _Outputs:
 
     sections: dict[str, dict[str, Any]] = field(default_factory=dict)
     figures: dict[str, bytes] = field(default_factory=dict)
+    figure_data: dict[str, bytes] = field(default_factory=dict)  # to redraw on amendment
     flags: list[dict[str, str]] = field(default_factory=list)
     failed: list[dict[str, str]] = field(default_factory=list)
     masks: list[SegmentMask] = field(default_factory=list)
@@ -349,12 +358,14 @@ def _run_calcium(
             for lesion in result.lesions
         }
         if result.lesions:
-            outputs.figures["calcium_overlay"] = fig.calcium_overlay_png(
+            overlay = fig.calcium_overlay_source(
                 series.volume.array,
-                artery,
+                [lesion.lesion_id for lesion in result.lesions],  # the report's lesion order
                 lesion_labels=None if labels is None else labels.array,
                 centroids_zyx=centroids,
             )
+            outputs.figures["calcium_overlay"] = fig.draw_calcium_overlay(overlay, artery)
+            outputs.figure_data["calcium_overlay"] = overlay.to_npz()
         if labels is not None and np.any(labels.array):
             outputs.masks.append(SegmentMask("calcified lesions", "calcium", labels, series))
     for series in candidates[1:]:
@@ -785,13 +796,16 @@ def analyze_study(
             },
         }
         data["study"].update(_context(outputs, clinical))
-        sr_path, seg_paths = _write_dicom_outputs(out, data, outputs)
-        data["quality_flags"] = outputs.flags
-        data["narrative"] = build_narrative(data).to_json()
-        data["provenance"]["run_time_s"] = round(time.perf_counter() - start, 3)
-        # report hashed and audited from a hidden staging copy; only the audited report,
-        # carrying its entry's head, appears in out (an interrupted run leaves none)
-        with tempfile.TemporaryDirectory(prefix=".report-", dir=out) as staging:
+        # every output is written to a hidden staging folder, hashed and audited there and
+        # only then moved into out: an interrupted run leaves no partial report (one a
+        # killed run left is removed on the next write, document.remove_stale_staging)
+        remove_stale_staging(out)
+        with tempfile.TemporaryDirectory(prefix=STAGING_PREFIX, dir=out) as staged:
+            staging = Path(staged)
+            sr_path, seg_paths = _write_dicom_outputs(staging, data, outputs)
+            data["quality_flags"] = outputs.flags
+            data["narrative"] = build_narrative(data).to_json()
+            data["provenance"]["run_time_s"] = round(time.perf_counter() - start, 3)
             json_path, html_path = write_report(staging, data, outputs.figures)
             step("audit log")
             written = [json_path, html_path, *([sr_path] if sr_path else []), *seg_paths]
@@ -810,8 +824,12 @@ def analyze_study(
                     "failed": [f["item"] for f in outputs.failed],
                 },
             )
-        data["provenance"]["audit"]["head"] = entry.head  # receipt: audit verify --head
-        json_path, html_path = write_report(out, data, outputs.figures)
+            data["provenance"]["audit"]["head"] = entry.head  # receipt: audit verify --head
+            write_report(staging, data, outputs.figures, outputs.figure_data)
+            publish_report(staging, out)
+        json_path, html_path = out / json_path.name, out / html_path.name
+        sr_path = None if sr_path is None else out / sr_path.name
+        seg_paths = [out / p.name for p in seg_paths]
     logger.info("report written to %s", html_path)
     return Report(
         data=data,

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+import io
 import json
+import re
 import shutil
 from pathlib import Path
 
+import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
 import pydicom
 import pytest
 
@@ -13,6 +19,7 @@ from cardiolens.audit import AuditLog, verify
 from cardiolens.cli import main
 from cardiolens.core.errors import ParameterError
 from cardiolens.pipeline import amend_report, sign_report
+from cardiolens.report import figures as fig
 from cardiolens.report.changes import (
     Impression,
     LesionArtery,
@@ -24,7 +31,9 @@ from cardiolens.report.changes import (
 )
 from cardiolens.report.dicom_sr import write_measurement_report
 from cardiolens.report.document import audit_reference, load_report, write_report
+from cardiolens.report.figures import ARTERY_COLOURS
 from cardiolens.report.schema import validate_report
+from tests.report.browser import dump_dom, screenshot
 from tests.report.fakes import (
     calcium_json,
     report_dict,
@@ -33,6 +42,7 @@ from tests.report.fakes import (
     write_ct_series,
 )
 from tests.report.test_report_dicom import dciodvfy_errors
+from tests.report.test_report_html import ARTEFACTS, MIN_SCALE
 
 
 @pytest.fixture()
@@ -111,12 +121,80 @@ def test_lesion_exclusion_and_reassignment_recompute_agatston_and_cac_drs(report
     assert sorted(numbers["Agatston score"][1:]) == [0.0, 0.0, 0.0, 30.0]
     page = (report_folder / "report.html").read_text()
     assert "excluded by physician" in page
-    assert "amended: lesion 1 excluded; lesion 2 now LCx" in page
+    assert "Lesions amended: lesion 1 excluded; lesion 2 now LCx (scores above recomputed)" in page
     assert "LCx (automated: RCA)" in page
     with pytest.raises(ParameterError, match="already excluded"):
         amend_report(report_folder, user="Dr Reader", changes=[LesionExclusion(1)])
     with pytest.raises(ParameterError, match="lesions 1-2"):
         amend_report(report_folder, user="Dr Reader", changes=[LesionExclusion(5)])
+
+
+def _colour_pixels(png: bytes) -> dict[str, int]:
+    """Pixels of each overlay colour (pure RGB, the lesions' fill) in a PNG."""
+    rgb = plt.imread(io.BytesIO(png))[..., :3]
+    colours = {name: matplotlib.colors.to_rgb(c) for name, c in ARTERY_COLOURS.items() if name}
+    return {
+        name: int(np.all(np.abs(rgb - np.asarray(c)) < 0.02, axis=-1).sum())
+        for name, c in colours.items()
+    }
+
+
+def _with_calcium_overlay(folder: Path) -> None:
+    """Give the report folder the overlay of a small CT: lesion 1 (LAD) on slices 3-4,
+    lesion 2 (RCA) on slice 4, drawn and kept as the pipeline does."""
+    ct = np.full((6, 32, 32), -50.0)
+    labels = np.zeros((6, 32, 32), int)
+    labels[2:4, 4:14, 4:14] = 1
+    labels[3, 18:28, 18:28] = 2
+    ct[labels > 0] = 400.0
+    source = fig.calcium_overlay_source(ct, [1, 2], lesion_labels=labels)
+    data = load_report(folder)
+    figures = {"calcium_overlay": fig.draw_calcium_overlay(source, {1: "LAD", 2: "RCA"})}
+    write_report(folder, data, figures, {"calcium_overlay": source.to_npz()})
+
+
+def test_calcium_overlay_is_redrawn_after_reassignment_and_exclusion(report_folder):
+    _with_calcium_overlay(report_folder)
+    png = report_folder / "figures" / "calcium_overlay.png"
+    before = _colour_pixels(png.read_bytes())
+    assert before["LAD"] > 100 and before["RCA"] > 100 and before["LCx"] == 0
+    amend_report(report_folder, user="Dr Reader", changes=[LesionArtery(2, "LCx")])
+    after = _colour_pixels(png.read_bytes())
+    assert after["RCA"] == 0 and after["LCx"] > 100  # lesion 2 now in the LCx colour
+    assert after["LAD"] == pytest.approx(before["LAD"], rel=0.05)  # legend size aside
+    page = (report_folder / "report.html").read_text()
+    assert base64.b64encode(png.read_bytes()).decode("ascii") in page
+    assert "Lesions amended: lesion 2 now LCx (image redrawn, scores above recomputed)" in page
+    amend_report(report_folder, user="Dr Reader", changes=[LesionExclusion(1)])
+    excluded = _colour_pixels(png.read_bytes())
+    assert excluded["LAD"] == 0  # lesion 1 outlined only
+    assert excluded["LCx"] == pytest.approx(after["LCx"], rel=0.05)
+    assert (report_folder / "figures" / "calcium_overlay.npz").is_file()
+    assert not any("overlay" in f["message"] for f in load_report(report_folder)["quality_flags"])
+
+
+def test_redrawn_overlay_loads_in_chromium_at_1280_px(report_folder, tmp_path):
+    _with_calcium_overlay(report_folder)
+    amend_report(
+        report_folder, user="Dr Reader", changes=[LesionArtery(2, "LCx"), LesionExclusion(1)]
+    )
+    html_path = report_folder / "report.html"
+    dom = dump_dom(html_path, tmp_path / "profile", width=1280)
+    assert 'data-images-loaded="true"' in dom and 'data-image-count="1"' in dom
+    png = (report_folder / "figures" / "calcium_overlay.png").read_bytes()
+    match = re.search(r'<img id="fig-calcium_overlay"[^>]*data-rendered-width="(\d+)"', dom)
+    assert match and int(match[1]) >= MIN_SCALE * plt.imread(io.BytesIO(png)).shape[1]
+    ARTEFACTS.mkdir(parents=True, exist_ok=True)
+    screenshot(html_path, ARTEFACTS / "report_amended_overlay_1280.png", tmp_path / "p2")
+
+
+def test_an_overlay_without_its_source_is_dropped_not_left_stale(report_folder):
+    _with_calcium_overlay(report_folder)
+    (report_folder / "figures" / "calcium_overlay.npz").unlink()  # a report of an older version
+    amended = amend_report(report_folder, user="Dr Reader", changes=[LesionArtery(2, "LCx")])
+    assert not (report_folder / "figures" / "calcium_overlay.png").exists()
+    [flag] = [f for f in amended["quality_flags"] if "overlay" in f["message"]]
+    assert flag["severity"] == "info" and "cannot be redrawn" in flag["message"]
 
 
 def test_impression_override_is_shown_above_the_automated_one(report_folder):

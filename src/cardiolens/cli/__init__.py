@@ -7,8 +7,11 @@ a central list. Modules import heavy libraries inside their commands so that
 
 Deliberate errors (:class:`~cardiolens.core.errors.CardiolensError`) and usage
 errors become one line on stderr naming the file or option and the problem, with
-exit code 2. ``-h`` is accepted as ``--help``; help tables keep their full width
-when the output is not a terminal.
+exit code 2. Ctrl-C is one line, ``cardiolens: interrupted``, with exit code 130
+(128 + SIGINT); the report of an interrupted analysis is staged in a hidden folder
+that is removed, so none is left behind (:func:`cardiolens.pipeline.analyze_study`).
+``-h`` is accepted as ``--help``; help tables keep their full width when the output
+is not a terminal.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from typer import rich_utils
 from typer._click import exceptions as usage  # the click typer 0.29 vendors
 
 from cardiolens import __version__
+from cardiolens.__main__ import INTERRUPTED_EXIT_CODE
 from cardiolens.core.errors import CardiolensError
 
 #: Width of the help tables when not writing to a terminal (pipes, logs, CI), where
@@ -81,6 +85,7 @@ def main(argv: list[str] | None = None) -> None:
     """
     rich_utils.MAX_WIDTH = _help_width()
     try:
+        # typer turns Ctrl-C during a command into exit code 130 (its Exit(130))
         code = app(args=argv, standalone_mode=False, prog_name="cardiolens")
     except usage.NoArgsIsHelpError as error:
         typer.echo(error.ctx.get_help() if error.ctx else str(error))
@@ -98,4 +103,8 @@ def main(argv: list[str] | None = None) -> None:
     except typer.Abort:
         typer.echo("cardiolens: aborted", err=True)
         code = 1
+    except KeyboardInterrupt:  # outside the command itself (option parsing, cleanup)
+        code = INTERRUPTED_EXIT_CODE
+    if code == INTERRUPTED_EXIT_CODE:
+        typer.echo("cardiolens: interrupted", err=True)
     sys.exit(code if isinstance(code, int) else 0)

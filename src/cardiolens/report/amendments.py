@@ -28,11 +28,13 @@ from cardiolens.core.errors import ParameterError
 from cardiolens.report.changes import Change, apply_changes
 from cardiolens.report.document import (
     REPORT_JSON,
+    load_figure_data,
     load_figures,
     load_report,
     resolve_audit_db,
     write_report,
 )
+from cardiolens.report.figures import CalciumOverlaySource, calcium_overlay_from_report
 
 __all__ = [
     "SIGNED_JSON",
@@ -193,7 +195,7 @@ def amend_folder(
     sr_path = _new_sr(folder, amended)
     if sr_path is not None:
         entry["sr"] = sr_path.name
-    json_path, html_path = write_report(folder, amended, load_figures(folder))
+    json_path, html_path = write_report(folder, amended, _redrawn_figures(folder, amended))
     written = [json_path, html_path, *([sr_path] if sr_path else [])]
     audit = AuditRecord(
         action="addendum" if addendum else "amend",
@@ -206,6 +208,29 @@ def amend_folder(
     return FolderUpdate(
         amended, json_path, html_path, sr_path, resolve_audit_db(folder, data), audit
     )
+
+
+def _redrawn_figures(folder: Path, data: dict[str, Any]) -> dict[str, bytes]:
+    """The folder's figures, the calcium overlay redrawn with the report's current lesion
+    arteries and exclusions. An overlay that cannot be redrawn (a report written before
+    its source was kept) is dropped, with an info flag, rather than left showing the
+    automated assignment."""
+    figures = load_figures(folder)
+    if "calcium_overlay" not in figures or not data.get("calcium"):
+        return figures
+    source = load_figure_data(folder, "calcium_overlay")
+    try:
+        if source is None:
+            raise ValueError("its source was not kept")
+        overlay = CalciumOverlaySource.from_npz(source)
+        figures["calcium_overlay"] = calcium_overlay_from_report(overlay, data["calcium"])
+    except (ValueError, KeyError, OSError) as error:
+        del figures["calcium_overlay"]
+        message = f"calcium overlay removed: it cannot be redrawn after the amendment ({error})"
+        flags = data["quality_flags"]
+        if not any(f["message"] == message for f in flags):
+            flags.append({"stage": "report", "severity": "info", "message": message})
+    return figures
 
 
 def sign_folder(

@@ -7,7 +7,8 @@ results, with matplotlib's non-interactive Agg backend.
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import matplotlib
@@ -20,8 +21,13 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import Wedge  # noqa: E402
 
 __all__ = [
+    "ARTERY_COLOURS",
+    "CalciumOverlaySource",
     "bullseye_png",
+    "calcium_overlay_from_report",
     "calcium_overlay_png",
+    "calcium_overlay_source",
+    "draw_calcium_overlay",
     "colour_bar",
     "paired_slices_png",
     "png_bytes",
@@ -277,22 +283,90 @@ def _lesion_window(
     return (int(low[0]), int(high[0])), (int(low[1]), int(high[1]))
 
 
-def calcium_overlay_png(
+#: Lesion colour of each artery in the calcium overlay (None: no artery assigned).
+ARTERY_COLOURS: dict[str | None, str] = {
+    "LM": "magenta",
+    "LAD": "red",
+    "LCx": "lime",
+    "RCA": "cyan",
+    None: "yellow",
+}
+_EXCLUDED_COLOUR = "white"
+
+
+@dataclass(frozen=True, eq=False)
+class CalciumOverlaySource:
+    """The CT slices and lesions the calcium overlay shows, kept with the report so that
+    an amendment (a lesion reassigned or excluded) redraws it without the CT.
+
+    Attributes
+    ----------
+    ct_hu
+        The shown axial slices, cropped around the lesions, ``(n, rows, columns)`` HU.
+    slice_numbers
+        1-based slice number of each shown slice in the CT series.
+    lesion_ids
+        Lesion label of each lesion in the report's order (report lesion k is
+        ``lesion_ids[k - 1]``).
+    labels
+        Lesion labels of the shown slices like ``ct_hu`` (0 background), or None.
+    centroids
+        Without labels, ``{lesion id: (shown slice index, row, column)}`` of the
+        lesions in a shown slice: they are circled.
+    """
+
+    ct_hu: np.ndarray
+    slice_numbers: tuple[int, ...]
+    lesion_ids: tuple[int, ...]
+    labels: np.ndarray | None
+    centroids: dict[int, tuple[int, float, float]]
+
+    def to_npz(self) -> bytes:
+        """The source as ``.npz`` bytes (HU as int16, labels as int32)."""
+        buffer = io.BytesIO()
+        rows = [(i, *c) for i, c in self.centroids.items()]
+        arrays = {
+            "ct_hu": np.clip(np.rint(self.ct_hu), -32768, 32767).astype(np.int16),
+            "slice_numbers": np.asarray(self.slice_numbers, dtype=np.int32),
+            "lesion_ids": np.asarray(self.lesion_ids, dtype=np.int32),
+            "centroids": np.asarray(rows, dtype=float).reshape(-1, 4),
+        }
+        if self.labels is not None:
+            arrays["labels"] = self.labels.astype(np.int32)
+        np.savez_compressed(buffer, **arrays)
+        return buffer.getvalue()
+
+    @classmethod
+    def from_npz(cls, data: bytes) -> CalciumOverlaySource:
+        """Read :meth:`to_npz` bytes."""
+        with np.load(io.BytesIO(data)) as arrays:
+            return cls(
+                ct_hu=arrays["ct_hu"].astype(float),
+                slice_numbers=tuple(int(v) for v in arrays["slice_numbers"]),
+                lesion_ids=tuple(int(v) for v in arrays["lesion_ids"]),
+                labels=arrays["labels"] if "labels" in arrays.files else None,
+                centroids={
+                    int(r[0]): (int(r[1]), float(r[2]), float(r[3])) for r in arrays["centroids"]
+                },
+            )
+
+
+def calcium_overlay_source(
     ct_hu: np.ndarray,
-    lesion_artery: Mapping[int, str | None],
+    lesion_ids: Sequence[int],
     *,
     lesion_labels: np.ndarray | None = None,
     centroids_zyx: Mapping[int, Sequence[float]] | None = None,
     n_slices: int = 3,
-) -> bytes:
-    """Axial CT slices holding the most calcium, lesions coloured by artery.
+) -> CalciumOverlaySource:
+    """Choose and crop the slices the calcium overlay shows (:class:`CalciumOverlaySource`).
 
     Parameters
     ----------
     ct_hu
         CT array ``(z, y, x)`` in HU.
-    lesion_artery
-        ``{lesion id: artery name or None}``.
+    lesion_ids
+        Lesion labels in the report's order.
     lesion_labels
         Integer array like ``ct_hu`` (0 background, k lesion k): lesions are filled.
     centroids_zyx
@@ -300,7 +374,6 @@ def calcium_overlay_png(
     n_slices
         Number of slices shown (those with the most lesion voxels, or lesions).
     """
-    colours = {"LM": "magenta", "LAD": "red", "LCx": "lime", "RCA": "cyan", None: "yellow"}
     if lesion_labels is not None:
         weight = (lesion_labels > 0).reshape(lesion_labels.shape[0], -1).sum(axis=1)
     else:
@@ -309,32 +382,128 @@ def calcium_overlay_png(
             weight[int(np.clip(round(z), 0, ct_hu.shape[0] - 1))] += 1
     chosen = sorted(int(k) for k in np.argsort(weight)[::-1][:n_slices] if weight[k] > 0)
     chosen = chosen or [ct_hu.shape[0] // 2]
-    rows, columns = _lesion_window(ct_hu.shape[1:], lesion_labels, centroids_zyx)
-    figure, axes = plt.subplots(1, len(chosen), figsize=(3.0 * len(chosen), 3.0), squeeze=False)
-    for ax, k in zip(axes[0], chosen, strict=True):
-        ax.imshow(ct_hu[k], cmap="gray", vmin=-200, vmax=600)
-        ax.set_xlim(columns[0] - 0.5, columns[1] - 0.5)
-        ax.set_ylim(rows[1] - 0.5, rows[0] - 0.5)
-        if lesion_labels is not None:
-            rgba = np.zeros((*ct_hu.shape[1:], 4))
-            for label in np.unique(lesion_labels[k]):
-                if label:
-                    colour = colours.get(lesion_artery.get(int(label)), "yellow")
-                    rgba[lesion_labels[k] == label] = matplotlib.colors.to_rgba(colour)
-            ax.imshow(rgba, interpolation="nearest")
+    (r0, r1), (c0, c1) = _lesion_window(ct_hu.shape[1:], lesion_labels, centroids_zyx)
+    centroids = {}
+    if lesion_labels is None:
         for lesion, (z, y, x) in (centroids_zyx or {}).items():
-            if lesion_labels is None and round(z) == k:
-                colour = colours.get(lesion_artery.get(lesion), "yellow")
-                ax.add_patch(
-                    matplotlib.patches.Circle((x, y), 12, fill=False, color=colour, lw=1.2)
+            if round(z) in chosen:
+                centroids[int(lesion)] = (chosen.index(round(z)), float(y) - r0, float(x) - c0)
+    return CalciumOverlaySource(
+        ct_hu=np.asarray(ct_hu)[chosen, r0:r1, c0:c1],
+        slice_numbers=tuple(k + 1 for k in chosen),
+        lesion_ids=tuple(int(i) for i in lesion_ids),
+        labels=None if lesion_labels is None else np.asarray(lesion_labels)[chosen, r0:r1, c0:c1],
+        centroids=centroids,
+    )
+
+
+def draw_calcium_overlay(
+    source: CalciumOverlaySource,
+    lesion_artery: Mapping[int, str | None],
+    excluded: Collection[int] = (),
+) -> bytes:
+    """Axial CT slices, lesions coloured by artery (:data:`ARTERY_COLOURS`) and numbered
+    as in the report; ``excluded`` lesion ids (left out of the score) are outlined in white.
+    """
+    number = {lesion: k for k, lesion in enumerate(source.lesion_ids, start=1)}
+    n = len(source.slice_numbers)
+    figure, axes = plt.subplots(1, n, figsize=(3.0 * n, 3.0), squeeze=False)
+    for index, ax in enumerate(axes[0]):
+        ax.imshow(source.ct_hu[index], cmap="gray", vmin=-200, vmax=600)
+        places: dict[int, tuple[float, float]] = {}
+        if source.labels is not None:
+            rgba = np.zeros((*source.ct_hu.shape[1:], 4))
+            for label in np.unique(source.labels[index]):
+                label = int(label)
+                if not label:
+                    continue
+                mask = source.labels[index] == label
+                if label in excluded:
+                    ax.contour(mask, levels=[0.5], colors=_EXCLUDED_COLOUR, linewidths=1.0)
+                else:
+                    colour = ARTERY_COLOURS.get(lesion_artery.get(label), "yellow")
+                    rgba[mask] = matplotlib.colors.to_rgba(colour)
+                rows, columns = np.nonzero(mask)
+                places[label] = (float(columns.mean()), float(rows.min()))
+            ax.imshow(rgba, interpolation="nearest")
+        for lesion, (k, y, x) in source.centroids.items():
+            if k == index:
+                gone = lesion in excluded
+                colour = (
+                    _EXCLUDED_COLOUR
+                    if gone
+                    else ARTERY_COLOURS.get(lesion_artery.get(lesion), "yellow")
                 )
-        ax.set_title(f"slice {k + 1}", fontsize=8)
+                ax.add_patch(
+                    matplotlib.patches.Circle(
+                        (x, y), 12, fill=False, color=colour, lw=1.2, ls="--" if gone else "-"
+                    )
+                )
+                places[lesion] = (x + 9.0, y - 9.0)  # on the circle, upper right
+        for lesion, (x, y) in places.items():
+            if lesion in number:
+                ax.annotate(
+                    str(number[lesion]),
+                    (x, y),
+                    xytext=(0, 3),
+                    textcoords="offset points",
+                    ha="center",
+                    va="bottom",
+                    fontsize=7,
+                    color="white",
+                )
+        ax.set_title(f"slice {source.slice_numbers[index]}", fontsize=8)
         ax.axis("off")
+    shown = {lesion_artery.get(i) for i in source.lesion_ids if i not in excluded}
     handles = [
         matplotlib.patches.Patch(color=c, label=name or "unassigned")
-        for name, c in colours.items()
-        if name in set(lesion_artery.values())
+        for name, c in ARTERY_COLOURS.items()
+        if name in shown
     ]
+    if any(i in excluded for i in source.lesion_ids):
+        handles.append(
+            matplotlib.patches.Patch(
+                facecolor="none", edgecolor=_EXCLUDED_COLOUR, label="excluded (not scored)"
+            )
+        )
     if handles:
-        figure.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=7)
+        legend = figure.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=7)
+        legend.get_frame().set_facecolor("0.35")
+        for text in legend.get_texts():
+            text.set_color("white")
     return png_bytes(figure)
+
+
+def calcium_overlay_from_report(source: CalciumOverlaySource, calcium: Mapping[str, Any]) -> bytes:
+    """The overlay redrawn with the report's current lesion arteries and exclusions."""
+    lesions = calcium["lesions"]
+    if len(lesions) != len(source.lesion_ids):
+        raise ValueError(
+            f"the overlay source has {len(source.lesion_ids)} lesions, the report {len(lesions)}"
+        )
+    artery = {i: lesion["artery"] for i, lesion in zip(source.lesion_ids, lesions, strict=True)}
+    excluded = {
+        i for i, lesion in zip(source.lesion_ids, lesions, strict=True) if lesion.get("excluded")
+    }
+    return draw_calcium_overlay(source, artery, excluded)
+
+
+def calcium_overlay_png(
+    ct_hu: np.ndarray,
+    lesion_artery: Mapping[int, str | None],
+    *,
+    lesion_labels: np.ndarray | None = None,
+    centroids_zyx: Mapping[int, Sequence[float]] | None = None,
+    n_slices: int = 3,
+) -> bytes:
+    """Axial CT slices holding the most calcium, lesions coloured by artery
+    (:func:`calcium_overlay_source` then :func:`draw_calcium_overlay`; lesions
+    numbered in the order of ``lesion_artery``)."""
+    source = calcium_overlay_source(
+        ct_hu,
+        list(lesion_artery),
+        lesion_labels=lesion_labels,
+        centroids_zyx=centroids_zyx,
+        n_slices=n_slices,
+    )
+    return draw_calcium_overlay(source, lesion_artery)

@@ -292,8 +292,9 @@ def _mesa(calcium: Mapping[str, Any]) -> str:
     )
 
 
-def _overlay_note(calcium: Mapping[str, Any]) -> str:
-    """Lesions changed by an amendment: the overlay keeps the colours of the analysis."""
+def _overlay_note(calcium: Mapping[str, Any], figures: Mapping[str, bytes]) -> str:
+    """Lesions changed by an amendment; the overlay is redrawn with them
+    (:func:`cardiolens.report.amendments.amend_folder`)."""
     changed = [
         f"lesion {i + 1} " + ("excluded" if lesion.get("excluded") else f"now {lesion['artery']}")
         for i, lesion in enumerate(calcium["lesions"])
@@ -302,10 +303,11 @@ def _overlay_note(calcium: Mapping[str, Any]) -> str:
     ]
     if not changed:
         return ""
+    image = "image redrawn, " if "calcium_overlay" in figures else ""
     return (
-        '<p class="small">The image shows the arteries as analysed; amended: '
+        '<p class="small">Lesions amended: '
         + _e("; ".join(changed))
-        + " (scores above are recomputed).</p>"
+        + f" ({image}scores above recomputed).</p>"
     )
 
 
@@ -375,7 +377,7 @@ def _calcium_section(calcium: Mapping[str, Any], figures: Mapping[str, bytes]) -
         f'<div class="grid"><div>{totals}{_mesa(calcium)}{per_artery}{eat_text}'
         f"{calibration_text}</div>"
         + _figures(figures, ["calcium_overlay"], "wide")
-        + _overlay_note(calcium)
+        + _overlay_note(calcium, figures)
         + f"<div>{lesions}</div></div></section>"
     )
 
