@@ -404,6 +404,7 @@ def draw_calcium_overlay(
 ) -> bytes:
     """Axial CT slices, lesions coloured by artery (:data:`ARTERY_COLOURS`) and numbered
     as in the report; ``excluded`` lesion ids (left out of the score) are outlined in white.
+    The legend names what the shown slices hold.
     """
     number = {lesion: k for k, lesion in enumerate(source.lesion_ids, start=1)}
     n = len(source.slice_numbers)
@@ -454,13 +455,16 @@ def draw_calcium_overlay(
                 )
         ax.set_title(f"slice {source.slice_numbers[index]}", fontsize=8)
         ax.axis("off")
-    shown = {lesion_artery.get(i) for i in source.lesion_ids if i not in excluded}
+    visible = set(source.centroids) | (
+        set() if source.labels is None else {int(v) for v in np.unique(source.labels) if v}
+    )
+    shown = {lesion_artery.get(i) for i in visible if i not in excluded}
     handles = [
         matplotlib.patches.Patch(color=c, label=name or "unassigned")
         for name, c in ARTERY_COLOURS.items()
         if name in shown
     ]
-    if any(i in excluded for i in source.lesion_ids):
+    if visible & set(excluded):
         handles.append(
             matplotlib.patches.Patch(
                 facecolor="none", edgecolor=_EXCLUDED_COLOUR, label="excluded (not scored)"
