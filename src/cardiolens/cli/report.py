@@ -67,6 +67,7 @@ def amend(
         parse_lesion_artery,
         parse_segment_score,
     )
+    from cardiolens.report.narrative import mesa_statement
 
     changes = [
         *map(parse_segment_score, segment_score),
@@ -96,6 +97,9 @@ def amend(
     if amended.get("calcium"):
         calcium = amended["calcium"]
         typer.echo(f"  Agatston {calcium['agatston']:.1f}, {calcium['cac_drs']['label']}")
+        mesa = mesa_statement(calcium)
+        if mesa:
+            typer.echo(f"  {mesa}")
     if entry.get("sr"):
         typer.echo(f"  new DICOM SR {folder / entry['sr']}")
 

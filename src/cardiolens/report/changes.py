@@ -152,9 +152,17 @@ def recompute_calcium(calcium: dict[str, Any]) -> None:
 
     Lesions marked ``excluded`` are left out; a lesion of unknown artery counts in
     the total only. The vessel count stays unknown (None) when it was (phantom mode).
+    The MESA percentile is the calcium stage's and is not recomputed here: when the
+    Agatston score changes it records the score it was computed for
+    (``mesa["for_agatston"]``), which the report quotes with it.
     """
+    before = float(calcium["agatston"])
     scored = [lesion for lesion in calcium["lesions"] if not lesion.get("excluded")]
     calcium.update(_sums(scored))
+    mesa = calcium.get("mesa")
+    if mesa and mesa.get("percentile") is not None and "for_agatston" not in mesa:
+        if round(before, 1) != round(float(calcium["agatston"]), 1):
+            mesa["for_agatston"] = before  # the stage's percentile is for this score
     arteries = list(dict.fromkeys([*(calcium.get("per_artery") or {}), *_ARTERIES]))
     calcium["per_artery"] = {
         name: _sums([lesion for lesion in scored if lesion["artery"] == name])

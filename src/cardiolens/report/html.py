@@ -20,7 +20,7 @@ from cardiolens.report.html_parts import bullet_list as _list
 from cardiolens.report.html_parts import e as _e
 from cardiolens.report.html_parts import number as _number
 from cardiolens.report.html_parts import table as _table
-from cardiolens.report.narrative import mesa_population
+from cardiolens.report.narrative import mesa_percentile_text, mesa_statement
 
 __all__ = ["FIGURE_TITLES", "render_html", "write_html"]
 
@@ -276,18 +276,16 @@ def _lesion_status(lesion: Mapping[str, Any]) -> str:
 
 def _mesa(calcium: Mapping[str, Any]) -> str:
     """The MESA percentile line (computed by the calcium stage) when present."""
-    mesa = calcium.get("mesa")
-    if not mesa or mesa.get("percentile") is None:
+    statement = mesa_statement(calcium)
+    if statement is None:
         return ""
-    who = mesa_population(mesa)
+    mesa = calcium["mesa"]
+    value = mesa_percentile_text(float(mesa["percentile"]))
+    rest = statement.removeprefix(f"MESA percentile {value}")  # population, amendment note
+    reference = mesa.get("reference")
     return (
-        f"<p><b>MESA percentile: {_number(float(mesa['percentile']), 0)}</b>"
-        + (f" (for {_e(who)})" if who else "")
-        + (
-            f'<br><span class="small">{_e(mesa["reference"])}</span>'
-            if mesa.get("reference")
-            else ""
-        )
+        f"<p><b>MESA percentile: {_e(value)}</b>{_e(rest)}"
+        + (f'<br><span class="small">{_e(reference)}</span>' if reference else "")
         + "</p>"
     )
 

@@ -48,7 +48,9 @@ __all__ = [
     "NarrativeThresholds",
     "build_narrative",
     "cac_drs",
+    "mesa_percentile_text",
     "mesa_population",
+    "mesa_statement",
 ]
 
 REFERENCES: tuple[str, ...] = (
@@ -406,6 +408,42 @@ def mesa_population(mesa: Mapping[str, Any]) -> str:
     return ", ".join(parts)
 
 
+def mesa_percentile_text(percentile: float) -> str:
+    """A MESA percentile as a whole number; ``<1`` and ``>99`` at the ends, where rounding
+    would print a 0th or 100th percentile that a score above zero cannot have."""
+    if 0 < percentile < 1:
+        return "<1"
+    if percentile > 99:
+        return ">99"
+    return f"{percentile:.0f}"
+
+
+def mesa_statement(calcium: Mapping[str, Any]) -> str | None:
+    """``"MESA percentile 88 (age 67, female, white)"`` from the calcium stage's
+    ``calcium["mesa"]`` (McClelland RL et al., Circulation 2006;113:30-37; cardiolens
+    does not compute it here), or None when there is none.
+
+    After an amendment changed the Agatston score the percentile is the calcium stage's,
+    for the score it was computed for (``for_agatston``): the text says so rather than
+    quote it as the amended score's.
+    """
+    mesa = calcium.get("mesa") or {}
+    if mesa.get("percentile") is None:
+        return None
+    who = mesa_population(mesa)
+    text = f"MESA percentile {mesa_percentile_text(float(mesa['percentile']))}" + (
+        f" ({who})" if who else ""
+    )
+    computed_for = mesa.get("for_agatston")
+    agatston = float(calcium["agatston"])
+    if computed_for is not None and round(float(computed_for), 1) != round(agatston, 1):
+        text += (
+            f", computed for the automated Agatston score {_fmt(float(computed_for))}; "
+            f"not recomputed for the amended score {_fmt(agatston)}"
+        )
+    return text
+
+
 def _calcium_narrative(calcium: Mapping[str, Any], phantom: bool) -> tuple[list[str], list[str]]:
     agatston = float(calcium["agatston"])
     volume = float(calcium["volume_mm3"])
@@ -432,12 +470,9 @@ def _calcium_narrative(calcium: Mapping[str, Any], phantom: bool) -> tuple[list[
         finding += "; by artery " + ", ".join(
             f"{name} {_fmt(float(v['agatston']))}" for name, v in per_artery.items()
         )
-    mesa = calcium.get("mesa") or {}
-    if mesa.get("percentile") is not None:
-        who = mesa_population(mesa)
-        finding += f"; MESA percentile {float(mesa['percentile']):.0f}" + (
-            f" ({who})" if who else ""
-        )
+    mesa = mesa_statement(calcium)
+    if mesa:
+        finding += f"; {mesa}"
     finding += "."
     eat = calcium.get("eat")
     findings = [finding]
