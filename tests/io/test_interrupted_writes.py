@@ -109,11 +109,13 @@ def _check_report_folder(out: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("pause_at", "sig"), [(1, signal.SIGKILL), (3, signal.SIGINT), (4, signal.SIGKILL)]
+    ("pause_at", "sig"),
+    [(1, signal.SIGKILL), (3, signal.SIGINT), (5, signal.SIGKILL), (6, signal.SIGINT)],
 )
 def test_analyze_killed_mid_write_then_rerun(qrm_ct_dir, tmp_path, pause_at, sig):
     """One CT slice (calcium fails: a report without SR): renames 1-2 are the staging
-    report.json and report.html, 3-4 the final ones."""
+    report.json and report.html, 3-4 the same with the audit receipt, 5-6 the moves of
+    report.html then report.json into the folder (report.json last)."""
     from cardiolens.pipeline import analyze_study
 
     source = sorted(qrm_ct_dir.glob("*.dcm"))[0]
