@@ -7,9 +7,10 @@
   detectable tracer uptake). As in QPS, the Emory Cardiac Toolbox and 4DM, a segment
   is judged against the normal limits of its sex, camera and tracer: the SD score is
   the number of SDs its uptake lies below the normal segment mean, scores 1-4
-  beginning at 2, 3, 4 and 5 SD (a cardiolens default, configurable; these tools do
-  not publish their segment cut-offs). Two bounds on the uptake itself (% of the
-  myocardial maximum) keep the score within its definition (:func:`score_from_uptake`):
+  beginning at 2, 3, 4 and 5 SD (a cardiolens default, configurable; we found no
+  published segment cut-offs of these tools to follow). Two bounds on the uptake
+  itself (% of the myocardial maximum) keep the score within its definition
+  (:func:`score_from_uptake`):
 
   - score 4 also needs the uptake below ``absent_uptake_max_pct`` (35 %); at or above
     it tracer is still detected and the segment scores at most 3 ("severely
