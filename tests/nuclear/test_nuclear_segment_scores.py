@@ -30,12 +30,16 @@ def test_score_never_contradicts_the_uptake_or_the_normal_limits():
     absent = score == 4
     assert np.all(uptake[absent] < t.absent_uptake_max_pct)
     assert np.all(sd_below[absent] >= t.segment_sd_cutoffs[3])
-    # 1 and 2 "mildly / moderately reduced" never at scar-level uptake (< 50 %)
-    mild = (score == 1) | (score == 2)
-    assert np.all(uptake[mild] >= t.severe_uptake_max_pct)
-    # 3 "severely reduced": far below the limits (4 SD) or under 50 % of the peak
+    # 1-3 are the normal limits' own: score k from cut-off k to k + 1 SD below the mean
+    for k in (1, 2):
+        band = sd_below[score == k]
+        assert np.all((band >= t.segment_sd_cutoffs[k - 1]) & (band < t.segment_sd_cutoffs[k]))
+    # 3 "severely reduced": at least 4 SD below, or 5 SD and more with tracer detected
     severe = score == 3
-    assert np.all((sd_below[severe] >= t.segment_sd_cutoffs[2]) | (uptake[severe] < 50.0))
+    assert np.all(sd_below[severe] >= t.segment_sd_cutoffs[2])
+    assert np.all(
+        (sd_below[severe] < t.segment_sd_cutoffs[3]) | (uptake[severe] >= t.absent_uptake_max_pct)
+    )
     # every score occurs in the sweep
     assert set(np.unique(score)) == {0, 1, 2, 3, 4}
 
@@ -61,8 +65,12 @@ def test_a_segment_at_half_the_maximum_is_not_scored_absent(uptake):
     assert scores.sum() == 3
 
 
-def test_uptake_bounds_are_validated():
-    with pytest.raises(ParameterError, match="absent_uptake_max_pct"):
-        ScoreThresholds(absent_uptake_max_pct=60.0, severe_uptake_max_pct=50.0)
-    with pytest.raises(ParameterError):
-        ScoreThresholds(absent_uptake_max_pct=0.0)
+def test_a_low_normal_region_keeps_its_normal_limits():
+    # the real PhysioNet case: basal inferior normal mean 63 %, SD 5 %, uptake 48.7 %
+    assert score_from_uptake(np.array([48.7]), np.array([63.0]), np.array([5.0])).tolist() == [1]
+
+
+def test_uptake_bound_is_validated():
+    for bad in (0.0, -5.0, 120.0):
+        with pytest.raises(ParameterError, match="absent_uptake_max_pct"):
+            ScoreThresholds(absent_uptake_max_pct=bad)

@@ -8,24 +8,20 @@
   is judged against the normal limits of its sex, camera and tracer: the SD score is
   the number of SDs its uptake lies below the normal segment mean, scores 1-4
   beginning at 2, 3, 4 and 5 SD (a cardiolens default, configurable; we found no
-  published segment cut-offs of these tools to follow). Two bounds on the uptake
-  itself (% of the myocardial maximum) keep the score within its definition
-  (:func:`score_from_uptake`):
-
-  - score 4 also needs the uptake below ``absent_uptake_max_pct`` (35 %); at or above
-    it tracer is still detected and the segment scores at most 3 ("severely
-    reduced"). The bound is a cardiolens choice, set from what a segment without
-    tracer measures after the camera's blur: in the digital phantom (seed 5,
-    image-space reconstruction, a fixed defect of segments 4 and 10) segments with no
-    tracer at all read 17 % and 27 % of the maximum (partial volume and spill-in from
-    the neighbouring wall), with 30 % of the normal tracer left 40 % and 44 %, with
-    50 % left 53 % and 61 %;
-  - a segment below its normal limit (SD score >= 1) with uptake under
-    ``severe_uptake_max_pct`` (50 %) scores at least 3: under 50 % of the peak is the
-    usual Tc-99m / Tl-201 SPECT threshold of non-viable, scar-level myocardium
-    (defects "< 50 % of peak activity" against FDG PET, J Am Coll Cardiol
-    1998;32:927; "tracer activity > 50 %" as the sign of viability in the Heart (BMJ)
-    review table of viable myocardium), a severe reduction, never a mild or moderate one.
+  published segment cut-offs of these tools to follow). A bound on the uptake itself
+  (% of the myocardial maximum) keeps score 4 within its definition
+  (:func:`score_from_uptake`): score 4 also needs the uptake below
+  ``absent_uptake_max_pct`` (35 %); at or above it tracer is still detected and the
+  segment scores at most 3 ("severely reduced"). The bound is a cardiolens choice, set
+  from what a segment without tracer measures after the camera's blur: in the digital
+  phantom (seed 5, image-space reconstruction, a fixed defect of segments 4 and 10)
+  segments with no tracer at all read 17 % and 27 % of the maximum (partial volume and
+  spill-in from the neighbouring wall), with 30 % of the normal tracer left 40 % and
+  44 %, with 50 % left 53 % and 61 %. Scores 0-3 follow the normal limits alone: no
+  absolute floor, because normal uptake itself is low where attenuation is (on a real
+  PhysioNet rest study the basal inferior normal mean is 63 %, and 49 % there is 2.9 SD
+  below it, a mild reduction, not the severe one a 50 %-of-peak viability cut-off would
+  call it).
 * Summed scores SSS (stress) and SRS (rest): sums of the 17 segment scores;
   % myocardium = score / 68 x 100.
 * Summed difference score (SDS), as the Cedars-Sinai scoring of QPS computes it
@@ -80,9 +76,6 @@ class ScoreThresholds:
         SDs below the normal segment mean at which scores 1, 2, 3 and 4 begin.
     absent_uptake_max_pct
         Score 4 ("absent uptake") only below this uptake, % of maximum (module docstring).
-    severe_uptake_max_pct
-        A segment below its normal limit with uptake under this (% of maximum) scores
-        at least 3 (the 50 % viability threshold; module docstring).
     pixel_abnormal_sd
         SDs below the normal pixel mean that make a sample abnormal (TPD).
     tpd_abnormal_pct
@@ -93,7 +86,6 @@ class ScoreThresholds:
     pixel_abnormal_sd: float = 3.0
     tpd_abnormal_pct: float = 3.0
     absent_uptake_max_pct: float = 35.0
-    severe_uptake_max_pct: float = 50.0
 
     def __post_init__(self) -> None:
         cut = self.segment_sd_cutoffs
@@ -101,11 +93,9 @@ class ScoreThresholds:
             raise ParameterError(
                 f"segment_sd_cutoffs must be 4 increasing numbers of SD; got {cut}"
             )
-        if not 0 < self.absent_uptake_max_pct <= self.severe_uptake_max_pct <= 100:
+        if not 0 < self.absent_uptake_max_pct <= 100:
             raise ParameterError(
-                "uptake bounds must satisfy 0 < absent_uptake_max_pct <= "
-                f"severe_uptake_max_pct <= 100 (%); got {self.absent_uptake_max_pct} and "
-                f"{self.severe_uptake_max_pct}"
+                f"absent_uptake_max_pct must be in (0, 100] %; got {self.absent_uptake_max_pct}"
             )
         if self.pixel_abnormal_sd <= 0 or self.tpd_abnormal_pct <= 0:
             raise ParameterError("pixel_abnormal_sd and tpd_abnormal_pct must be positive")
@@ -155,17 +145,15 @@ def score_from_uptake(
 ) -> np.ndarray:
     """Score 0-4 of each segment uptake (% of maximum) against its normal mean and SD (%).
 
-    The SD score (scores 1-4 from ``segment_sd_cutoffs`` SDs below the mean) bounded by
-    the uptake itself: at most 3 at or above ``absent_uptake_max_pct``; at least 3 for
-    a segment below its normal limit under ``severe_uptake_max_pct``.
+    The SD score (scores 1-4 from ``segment_sd_cutoffs`` SDs below the mean), at most 3
+    at or above ``absent_uptake_max_pct`` (tracer still detected).
     """
     thresholds = thresholds or ScoreThresholds()
     uptake = np.asarray(uptake_pct, dtype=float)
     sd_below = (np.asarray(normal_mean_pct) - uptake) / np.asarray(normal_sd_pct)
     scores = np.searchsorted(np.asarray(thresholds.segment_sd_cutoffs), sd_below, side="right")
-    scores = np.where(uptake >= thresholds.absent_uptake_max_pct, np.minimum(scores, 3), scores)
-    scarred = (scores >= 1) & (uptake < thresholds.severe_uptake_max_pct)
-    return np.where(scarred, np.maximum(scores, 3), scores).astype(int)
+    detected = uptake >= thresholds.absent_uptake_max_pct
+    return np.where(detected, np.minimum(scores, 3), scores).astype(int)
 
 
 def summed_score(scores: np.ndarray) -> int:
