@@ -64,7 +64,7 @@ def test_segment_scores_and_summed_scores():
     pm = uniform_polar_map(values)
     # segment 4 at 67 % (2.6 SD below: score 1), segment 10 at 58 % (4.4 SD: score 3),
     # segment 15 at 50 % (6 SD, but tracer still detected: 3, not 4 "absent"),
-    # segment 16 at 20 % (12 SD and below the 35 % absent-uptake bound: score 4)
+    # segment 16 at 20 % (12 SD and below the 42 % absent-uptake bound: score 4)
     for seg, v in ((4, 67.0), (10, 58.0), (15, 50.0), (16, 20.0)):
         values[pm.segment == seg] = v
     scores = segment_scores(pm.with_values(values), normals)

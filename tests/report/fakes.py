@@ -21,7 +21,7 @@ LAD_SEGMENTS = (1, 2, 7, 8, 13, 14, 17)
 
 
 #: Uptake (% of maximum) of a segment of each score in the fakes, within the score rule
-#: of :mod:`cardiolens.nuclear.scores` (4 "absent uptake" only below 35 %).
+#: of :mod:`cardiolens.nuclear.scores` (4 "absent uptake" only below 42 %).
 UPTAKE_OF_SCORE = {0: 100.0, 1: 85.0, 2: 70.0, 3: 55.0, 4: 25.0}
 
 
