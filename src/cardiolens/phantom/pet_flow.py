@@ -96,8 +96,10 @@ class FlowAnatomy:
 
     @classmethod
     def random(cls, rng: np.random.Generator) -> FlowAnatomy:
-        """Adult range: EDV 80-150 mL, wall 8-13 mm, centre within +-12 mm (x, y) and +-6 mm (z),
-        azimuth 35-65 deg, elevation 15-35 deg (Lang RM et al., J Am Soc Echocardiogr 2015;28:1-39)."""
+        """One adult LV: EDV 80-150 mL (inside the normal adult range, 62-150 mL in men, of
+        Lang RM et al., J Am Soc Echocardiogr 2015;28:1-39), wall 8-13 mm (normal 6-10 mm
+        there, so up to mild hypertrophy), centre within +-12 mm (x, y) and +-6 mm (z) of the
+        image centre, azimuth 35-65 deg, elevation 15-35 deg."""
         return cls(
             edv_ml=float(rng.uniform(80.0, 150.0)),
             wall_thickness_mm=float(rng.uniform(8.0, 13.0)),
