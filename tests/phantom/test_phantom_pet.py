@@ -47,3 +47,21 @@ def test_spillover_and_noise():
 def test_bad_pet_options(kwargs, message):
     with pytest.raises(ParameterError, match=message):
         simulate_pet_dynamic(**{"mbf_ml_min_g": 1.0, **kwargs})
+
+
+def test_flow_phantom_anatomy_varies_per_study():
+    from cardiolens.phantom.pet_flow import random_flow_truth, simulate_flow_images
+
+    anatomies = []
+    for seed in range(6):
+        rest, stress = random_flow_truth(np.random.default_rng(seed), "rb82")
+        assert rest.anatomy == stress.anatomy  # one patient at rest and stress
+        a = rest.anatomy
+        assert 80 <= a.edv_ml <= 150 and 8 <= a.wall_thickness_mm <= 13
+        assert 35 <= a.azimuth_deg <= 65 and 15 <= a.elevation_deg <= 35
+        assert max(abs(v) for v in a.centre_lps_mm[:2]) <= 12 and abs(a.centre_lps_mm[2]) <= 6
+        anatomies.append(a)
+    assert len({a.edv_ml for a in anatomies}) == 6
+    images = simulate_flow_images(rest, noise=False, frame_durations_s=[10.0] * 18)
+    assert images.settings["lv_centre_lps_mm"] == pytest.approx(list(a.centre_lps_mm), abs=0.01)
+    assert rest.to_json()["anatomy"]["wall_thickness_mm"] == round(a.wall_thickness_mm, 2)

@@ -15,7 +15,8 @@ phantom simulates, on a 0.5-s grid:
 
 Curve-level studies (:func:`simulate_segment_tacs`) add LV/RV spillover and
 noise directly to segment curves. Image-level studies (:func:`simulate_flow_images`)
-voxelise an LV (ellipsoid, :func:`cardiolens.phantom.lv_geometry.design_lv`), an RV
+voxelise an LV (ellipsoid, :func:`cardiolens.phantom.lv_geometry.design_lv`; size, wall,
+position and orientation per patient, :class:`FlowAnatomy`), an RV
 cavity beside the septum and the body, blur with a Gaussian PSF (partial volume
 and spillover arise from it), add Poisson-like correlated noise whose variance
 grows with the value, the decay correction and shorter frames, and can shift
@@ -45,6 +46,7 @@ from cardiolens.phantom.voxelize import VoxelGrid
 
 __all__ = [
     "FRAME_SCHEDULES_S",
+    "FlowAnatomy",
     "FlowTruth",
     "SegmentTacs",
     "FlowImages",
@@ -78,6 +80,50 @@ def _parent_fraction(t_s: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True)
+class FlowAnatomy:
+    """The patient's LV and its place in the field of view (the same at rest and stress).
+
+    ``edv_ml`` end-diastolic cavity volume, ``wall_thickness_mm`` wall thickness,
+    ``centre_lps_mm`` cavity centre (mm from the image centre), ``azimuth_deg`` and
+    ``elevation_deg`` the long-axis orientation (:func:`cardiolens.phantom.lv_geometry.lv_axes`).
+    """
+
+    edv_ml: float = 110.0
+    wall_thickness_mm: float = 10.0
+    centre_lps_mm: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    azimuth_deg: float = 50.0
+    elevation_deg: float = 25.0
+
+    @classmethod
+    def random(cls, rng: np.random.Generator) -> FlowAnatomy:
+        """One adult LV: EDV 80-150 mL (inside the normal adult range, 62-150 mL in men, of
+        Lang RM et al., J Am Soc Echocardiogr 2015;28:1-39), wall 8-13 mm (normal 6-10 mm
+        there, so up to mild hypertrophy), centre within +-12 mm (x, y) and +-6 mm (z) of the
+        image centre, azimuth 35-65 deg, elevation 15-35 deg."""
+        return cls(
+            edv_ml=float(rng.uniform(80.0, 150.0)),
+            wall_thickness_mm=float(rng.uniform(8.0, 13.0)),
+            centre_lps_mm=(
+                float(rng.uniform(-12, 12)),
+                float(rng.uniform(-12, 12)),
+                float(rng.uniform(-6, 6)),
+            ),
+            azimuth_deg=float(rng.uniform(35.0, 65.0)),
+            elevation_deg=float(rng.uniform(15.0, 35.0)),
+        )
+
+    def to_json(self) -> dict:
+        """JSON-ready anatomy (rounded)."""
+        return {
+            "edv_ml": round(self.edv_ml, 2),
+            "wall_thickness_mm": round(self.wall_thickness_mm, 2),
+            "centre_lps_mm": [round(v, 2) for v in self.centre_lps_mm],
+            "azimuth_deg": round(self.azimuth_deg, 2),
+            "elevation_deg": round(self.elevation_deg, 2),
+        }
+
+
+@dataclass(frozen=True)
 class FlowTruth:
     """Per-segment ground truth of one scan (arrays of 17, segment s at index s - 1)."""
 
@@ -90,6 +136,7 @@ class FlowTruth:
     ptf: np.ndarray
     bolus_delay_s: float = 15.0
     peak_blood_kbq_ml: float = 400.0
+    anatomy: FlowAnatomy = FlowAnatomy()
 
     def k1(self) -> np.ndarray:
         """K1 (mL/min/g) of each segment."""
@@ -116,6 +163,7 @@ class FlowTruth:
             "ptf": [round(float(v), 4) for v in self.ptf],
             "bolus_delay_s": self.bolus_delay_s,
             "peak_blood_kbq_ml": self.peak_blood_kbq_ml,
+            "anatomy": self.anatomy.to_json(),
         }
 
 
@@ -133,6 +181,7 @@ def random_flow_truth(
 
     Rest: one level 0.6-1.2 mL/min/g, each territory within +-10 % of it; reserve
     (stress / rest) 1.2-3.8 per territory, so that MFR < 2 occurs in about a third.
+    The anatomy (:meth:`FlowAnatomy.random`) is drawn last, one for both states.
     """
     tracer = PetTracer.parse(tracer)
     territories = ("LAD", "RCA", "LCx")
@@ -154,11 +203,11 @@ def random_flow_truth(
         else:
             k2 = rng.uniform(0.05, 0.15, 17)
         out.append(
-            FlowTruth(
-                tracer,
-                state,
-                mbf,
-                k2,
+            dict(
+                tracer=tracer,
+                state=state,
+                mbf_ml_min_g=mbf,
+                k2_per_min=k2,
                 v_lv=rng.uniform(0.15, 0.35, 17),
                 v_rv=np.where(septal, rng.uniform(0.03, 0.1, 17), 0.0),
                 ptf=rng.uniform(0.55, 0.8, 17) if tracer == PetTracer.H2O else np.ones(17),
@@ -166,7 +215,8 @@ def random_flow_truth(
                 peak_blood_kbq_ml=float(rng.uniform(250.0, 500.0)),
             )
         )
-    return out[0], out[1]
+    anatomy = FlowAnatomy.random(rng)
+    return FlowTruth(**out[0], anatomy=anatomy), FlowTruth(**out[1], anatomy=anatomy)
 
 
 @dataclass(frozen=True)
@@ -265,9 +315,15 @@ class FlowImages:
     settings: dict = field(default_factory=dict)
 
 
-def _materials(grid: VoxelGrid, supersample: int = 3):
+def _materials(grid: VoxelGrid, anatomy: FlowAnatomy, supersample: int = 3):
     """Fraction maps (n, z, y, x): 17 myocardial segments, LV cavity, RV cavity; and the geometry."""
-    lv = design_lv(edv_ml=110.0, centre_lps_mm=(0.0, 0.0, 0.0), wall_thickness_mm=10.0)
+    lv = design_lv(
+        edv_ml=anatomy.edv_ml,
+        centre_lps_mm=anatomy.centre_lps_mm,
+        azimuth_deg=anatomy.azimuth_deg,
+        elevation_deg=anatomy.elevation_deg,
+        wall_thickness_mm=anatomy.wall_thickness_mm,
+    )
     septal, long_axis = np.asarray(lv.septal_axis), np.asarray(lv.long_axis)
     anterior = np.asarray(lv.anterior_axis)
     rv_centre = lv.centre_lps_mm + (lv.endo_radius_mm + lv.wall_thickness_mm + 13.0) * septal
@@ -304,10 +360,12 @@ def _materials(grid: VoxelGrid, supersample: int = 3):
 
 
 @functools.lru_cache(maxsize=4)
-def _blurred_materials(shape: tuple[int, int, int], voxel_mm: float, fwhm_mm: float):
-    """Material maps (19 + body) blurred by the Gaussian PSF; the anatomy is the same in every study."""
+def _blurred_materials(
+    shape: tuple[int, int, int], voxel_mm: float, fwhm_mm: float, anatomy: FlowAnatomy
+):
+    """Material maps (19 + body) blurred by the Gaussian PSF (cached: rest and stress share them)."""
     origin = tuple(-0.5 * (n - 1) * voxel_mm for n in shape[::-1])
-    maps, lv = _materials(VoxelGrid(shape, voxel_mm, origin))
+    maps, lv = _materials(VoxelGrid(shape, voxel_mm, origin), anatomy)
     body = 1.0 - maps.sum(axis=0).clip(0, 1)
     sigma_vox = fwhm_mm / 2.3548 / voxel_mm
     blurred = np.array([ndimage.gaussian_filter(m, sigma_vox) for m in (*maps, body)])
@@ -336,7 +394,7 @@ def simulate_flow_images(
     tracer = truth.tracer
     starts, durations = _schedule(tracer, frame_durations_s)
     origin = tuple(-0.5 * (n - 1) * voxel_mm for n in shape[::-1])
-    blurred, lv = _blurred_materials(tuple(shape), float(voxel_mm), float(fwhm_mm))
+    blurred, lv = _blurred_materials(tuple(shape), float(voxel_mm), float(fwhm_mm), truth.anatomy)
     curves = _fine_curves(truth, float(starts[-1] + durations[-1]))
     avg = lambda fine: _frame_average(fine, starts, durations)  # noqa: E731
     lv_c, rv_c, body_c = avg(curves.lv), avg(curves.rv), avg(curves.body)

@@ -7,7 +7,11 @@ time-activity curves (TACs) with the left-ventricular (LV) blood pool as input:
 * **Rb-82** (Lortie M et al., Eur J Nucl Med Mol Imaging 2007;34:1765-74):
   ``C_PET = (1 - V_LV - V_RV) C_T + V_LV C_LV + V_RV C_RV``; K1, k2, V_LV (and
   V_RV in septal regions) fitted; MBF from the Renkin-Crone extraction
-  ``K1 = MBF (1 - 0.77 exp(-0.63 / MBF))``.
+  ``K1 = MBF (1 - 0.77 exp(-0.63 / MBF))``. With the geometric partial-volume terms
+  of :mod:`.recovery` (``recovery=``) the tissue fraction is ``RC + S_in - V_LV``
+  instead: ``1 - V_LV - V_RV`` assumes the wall loses to blur only what the blood
+  spills in, and misses the wall signal blurred out past the epicardium (Hutchins GD,
+  Caraher JM, Raylman RR, J Nucl Med 1992;33:1243-50).
 * **N-13 ammonia** (DeGrado TR et al., J Nucl Cardiol 1996;3:494-507): the same
   model with ``K1 = MBF`` (extraction near 1), fitted over the first 4 minutes;
   the tissue sees only parent ammonia: the LV curve is corrected for labelled
@@ -90,6 +94,15 @@ def tracer_settings(tracer: FlowTracer | str) -> dict:
         "weights": "sqrt(duration * exp(-lambda t_mid) / C) (Poisson counting statistics)",
         "input": "LV blood-pool ROI, frame average held constant within each frame",
         "rv_spillover": "fitted in septal regions (AHA 2, 3, 8, 9, 14), 0 elsewhere",
+        "partial_volume": (
+            "region curves unmixed by the geometric transfer matrix; "
+            + (
+                "the perfusable tissue fraction absorbs the recovery"
+                if tracer == FlowTracer.H2O
+                else "tissue fraction RC + S_in - V_LV from the segmentation and the "
+                "fitted resolution (Rousset 1998; Hutchins 1992)"
+            )
+        ),
     }
     if tracer == FlowTracer.RB82:
         return {
@@ -203,6 +216,7 @@ def fit_tac(
     *,
     blood_rv: np.ndarray | None = None,
     fit_rv: bool = False,
+    recovery: tuple[float, float] | None = None,
 ) -> KineticFit:
     """Fit ``tracer``'s model (see the module docstring) to one myocardial TAC.
 
@@ -216,6 +230,12 @@ def fit_tac(
         Myocardial frame averages, same unit.
     fit_rv
         Fit the RV spillover fraction (septal regions); otherwise it is 0.
+    recovery
+        Rb-82 and ammonia: the region's geometric recovery ``RC`` and cavity spill-in
+        ``S_in`` (:mod:`.recovery`). The tissue fraction is then ``1 - V_LV - S_out`` with
+        ``S_out = 1 - RC - S_in`` the part of the sample from past the epicardium, i.e.
+        ``RC - (V_LV - S_in)`` (recovery less the intramyocardial blood), within
+        ``[0.05, RC]``; without it, the models' ``1 - V_LV - V_RV``.
     """
     tracer = FlowTracer.parse(tracer)
     starts = np.asarray(starts_s, dtype=float)
@@ -276,6 +296,9 @@ def fit_tac(
         k2, ptf = rate / WATER_PARTITION_ML_G, float(coef[0])
     else:
         k2, ptf = rate, 1 - v_lv - v_rv
+        if recovery is not None:
+            rc, s_in = recovery
+            ptf = float(np.clip(rc + s_in - v_lv, 0.05, rc))
         k1 = float(coef[0]) / max(ptf, 0.05)
         mbf = mbf_from_k1(k1, tracer)
     fitted = ptf * frame_tissue_curves(parent, starts, durations, k1, k2) + v_lv * lv + v_rv * rv

@@ -3,9 +3,13 @@
 MFR = stress MBF / rest MBF; MFR < 2.0 is reported as reduced (the common PET
 cut-off, e.g. Murthy VL et al., J Nucl Med 2018;59:273-93, SNMMI/ASNC statement).
 
-CFC (Johnson NP, Gould KL, JACC Cardiovasc Imaging 2012;5:430-40; Gould KL et al.,
-J Am Coll Cardiol 2013;62:1639-53) combines stress MBF and MFR in nested boxes:
-a region is in the first category whose limits both values meet —
+CFC (Johnson NP, Gould KL, "Integrating noninvasive absolute flow, coronary flow
+reserve, and ischemic thresholds into a comprehensive map of physiological severity",
+JACC Cardiovasc Imaging 2012;5(4):430-40; Gould KL et al., "Anatomic versus physiologic
+assessment of coronary artery disease", J Am Coll Cardiol 2013;62(18):1639-53,
+doi:10.1016/j.jacc.2013.07.076; used per pixel with Rb-82 in Gould KL et al., Eur Heart J
+2024;45(3):181-94, doi:10.1093/eurheartj/ehad579) combines stress MBF and MFR in nested
+boxes: a region is in the first category whose limits both values meet —
 
 ========================  ================  ===========
 category                  stress MBF <=     MFR <=
@@ -18,7 +22,10 @@ normal                    otherwise
 ========================  ================  ===========
 
 so both must be reduced (a region with a low MFR but a high stress flow is not
-severely reduced). The thresholds were derived with Rb-82 and dipyridamole.
+severely reduced). The thresholds were derived with Rb-82 and dipyridamole. Checked
+(session 4): the citations (titles, volumes, pages, DOI) against the publishers'
+records; the numerical limits could not be re-read from the full text offline, so
+they rest on the earlier transcription of Gould 2013.
 """
 
 from __future__ import annotations
