@@ -1,7 +1,7 @@
 """Noisy phantoms: the automatic pipeline adds no error to the definitions' own noise error.
 
 The *oracle* applies the same definitions (``measure_lesions``) to the same noisy image
-restricted to the true lesion neighbourhood; ``benchmarks/bench_calcium.py`` has the
+restricted to the true lesions (``true_lesion_region``); ``benchmarks/bench_calcium.py`` has the
 30-case sweep and the noise-realisation study these tests sample.
 """
 
@@ -14,12 +14,12 @@ from scipy import ndimage as ndi
 from cardiolens.core.volume import Volume
 from cardiolens.ct import score_calcium
 from cardiolens.ct.validation import ORACLE_SCORES as SCORES
-from cardiolens.ct.validation import oracle_scores, true_lesion_neighbourhood
+from cardiolens.ct.validation import oracle_scores, true_lesion_region
 
 
 def _oracle(volume: Volume, lesion_labels: np.ndarray) -> dict[str, float]:
-    """Totals of the definitions inside the true lesions grown by 3 pixels and 1 slice."""
-    per_lesion = oracle_scores(volume, true_lesion_neighbourhood(lesion_labels))
+    """Totals of the definitions on the true lesions (their support and calcium connected to it)."""
+    per_lesion = oracle_scores(volume, true_lesion_region(volume, lesion_labels))
     return {key: sum(m[key] for m in per_lesion.values()) for key in SCORES}
 
 

@@ -148,10 +148,12 @@ def find_lungs(smoothed: np.ndarray, inside: np.ndarray, voxel_mm3: float) -> np
     labels, n = ndi.label((smoothed < _LUNG_HU) & inside)
     if n == 0:
         return np.zeros(smoothed.shape, dtype=bool)
-    index = np.arange(1, n + 1)
-    sizes = ndi.sum_labels(np.ones_like(labels, dtype=np.int8), labels, index) * voxel_mm3
-    medians = ndi.median(smoothed, labels, index)
-    keep = index[(sizes >= _MIN_LUNG_ML * 1e3) & (np.asarray(medians) > _GAS_MEDIAN_HU)]
+    sizes = np.bincount(labels.ravel(), minlength=n + 1)[1:] * voxel_mm3
+    large = np.flatnonzero(sizes >= _MIN_LUNG_ML * 1e3) + 1
+    if large.size == 0:
+        return np.zeros(smoothed.shape, dtype=bool)
+    # One median per large region (a few): ndi.median would sort every labelled voxel.
+    keep = [k for k in large if np.median(smoothed[labels == k]) > _GAS_MEDIAN_HU]
     return np.isin(labels, keep)
 
 
