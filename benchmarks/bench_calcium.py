@@ -393,6 +393,7 @@ def _sweep_case(index: int) -> dict:
         "breast": habitus["breast"],
         "table": habitus["table"],
         "metal": list(options.get("metal", ())),
+        "liver_dome": options["liver_dome"],
         "truth_agatston": round(phantom.truth["totals"]["agatston"], 2),
     }
     start, cpu = time.perf_counter(), time.process_time()

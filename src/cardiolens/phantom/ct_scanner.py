@@ -258,7 +258,8 @@ def sweep_case(index: int, seed: int) -> tuple[str, dict]:
 
     Every case also names a ``vendor`` (:data:`cardiolens.phantom.ct_vendor.VENDOR_PROFILES`;
     the padding's vendor for the gated cases): the sweep writes the scan with that
-    vendor-like DICOM header and storage and scores what it reads back.
+    vendor-like DICOM header and storage and scores what it reads back. Half the cases
+    have the liver's dome against the heart's inferior wall (``liver_dome``).
     """
     rng = np.random.default_rng(seed)
     kind = SWEEP_KINDS[index % len(SWEEP_KINDS)]
@@ -309,4 +310,5 @@ def sweep_case(index: int, seed: int) -> tuple[str, dict]:
         }
     # Drawn last, so that the other factors of each case stay those of earlier sweeps.
     options.setdefault("vendor", str(rng.choice(sorted(VENDOR_PADDING_HU))))
+    options["liver_dome"] = bool(rng.random() < 0.5)
     return kind, options
