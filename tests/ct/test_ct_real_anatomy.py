@@ -1,5 +1,6 @@
 """Real-anatomy phantoms (issue 11): small-FOV gated scans with vendor padding, habitus,
-arms, table, low-dose attenuation CT and metal, each against its ground truth.
+arms, table, low-dose attenuation CT, a liver dome under the heart and metal, each
+against its ground truth.
 
 A subset of the sweep of ``benchmarks/bench_calcium.py`` (:func:`cardiolens.phantom.ct_scanner.sweep_case`)
 on smaller grids. Each case checks: the heart is found, no valve, aortic, bone or metal
@@ -56,6 +57,16 @@ CASES = {
         "noise_hu": 30.0,
         "habitus": Habitus(10.0, table=True),
     },
+    # The liver's dome against the heart's inferior wall, no fat between them: without the
+    # diaphragm rule of find_heart the liver is the largest mediastinal mass (66 mm off).
+    "liver_dome": {
+        "seed": 302,
+        "matrix": (60, 448, 448),
+        "pixel_mm": 0.8,
+        "slice_thickness_mm": 2.5,
+        "habitus": Habitus(26.8, table=True),
+        "liver_dome": True,
+    },
     # A stent, a pacing lead and sternal wires.
     "metal": {
         "seed": 35,
@@ -85,6 +96,12 @@ def test_real_anatomy_case_against_ground_truth(name):
         fov = field_of_view(np.asarray(phantom.volume.array), phantom.volume.spacing_mm[1:])
         assert fov.padding_hu == options["padding_hu"]
         assert 2 * fov.radius_mm == pytest.approx(options["fov_diameter_mm"], rel=0.02)
+    if name == "liver_dome":
+        from cardiolens.ct.heart import find_heart
+        from cardiolens.phantom.ct_thorax import HU
+
+        liver = np.asarray(phantom.clean.array) == HU["liver"]
+        assert liver.sum() > 10 * (find_heart(phantom.volume).mask & liver).sum()
     if name == "metal":
         assert result.stented_arteries == (Artery.RCA,)
         assert "stent present in the RCA: score not interpretable" in result.quality_flags
@@ -99,3 +116,21 @@ def test_no_lungs_in_view_is_refused_in_one_line():
     hu = np.full((20, 64, 64), 40.0, np.float32)
     with pytest.raises(AnalysisError, match="no lungs found"):
         score_calcium(Volume(hu, spacing_mm=(3.0, 2.0, 2.0), modality="CT"))
+
+
+def test_a_liver_dome_under_lung_is_cut_from_the_heart_above_it():
+    """``_below_diaphragm``: soft tissue rising from the lowest slice and capped by lung is
+    abdominal; the heart above a fat layer, and tissue not capped by lung, are kept."""
+    from cardiolens.ct.heart import _below_diaphragm
+
+    soft = np.zeros((12, 8, 8), bool)
+    lungs = np.zeros_like(soft)
+    soft[:5, :, :4] = True  # liver dome on the right, slices 0-4
+    lungs[5:9, :, :4] = True  # right lung base on it
+    soft[:3, :, 4:] = True  # liver under the heart...
+    soft[4:10, :, 4:] = True  # ...the heart above a fat slice (3)
+    below = _below_diaphragm(soft, lungs, inferior_first=True, slice_mm=3.0)
+    assert below[:5, :, :4].all()
+    assert not below[:, :, 4:].any()
+    flipped = _below_diaphragm(soft[::-1], lungs[::-1], inferior_first=False, slice_mm=3.0)
+    np.testing.assert_array_equal(flipped, below[::-1])

@@ -1,7 +1,7 @@
 """The reconstructed field of view of a CT: which pixels hold measured attenuation.
 
 A CT image is reconstructed inside a circle (the reconstruction diameter). Outside it the
-scanner writes a padding value instead of attenuation: Siemens -2048 HU (stored -3072
+scanner writes a padding value instead of attenuation: Siemens -2048 HU (stored -1024
 with intercept -1024, or 0 with intercept -2048), GE -3024 HU (stored -2000 with
 intercept -1024), Philips and Canon -1024 HU or the stored ``PixelPaddingValue`` after
 rescale (DICOM PS3.3 C.7.5.1.1.2). On a gated calcium scan reconstructed at 160-250 mm

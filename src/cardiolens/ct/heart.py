@@ -72,6 +72,8 @@ _WORK_PIXEL_MM = 2.0
 HEART_ML_RANGE = (150.0, 2500.0)
 _EDGE_WARN_FRACTION = 0.05
 _CYLINDER_MM = 60.0
+#: Lung within this distance above a column's bottom run of soft tissue caps it as a dome (mm).
+_DOME_CAP_MM = 10.0
 
 
 @dataclass(frozen=True)
@@ -148,10 +150,12 @@ def find_lungs(smoothed: np.ndarray, inside: np.ndarray, voxel_mm3: float) -> np
     labels, n = ndi.label((smoothed < _LUNG_HU) & inside)
     if n == 0:
         return np.zeros(smoothed.shape, dtype=bool)
-    index = np.arange(1, n + 1)
-    sizes = ndi.sum_labels(np.ones_like(labels, dtype=np.int8), labels, index) * voxel_mm3
-    medians = ndi.median(smoothed, labels, index)
-    keep = index[(sizes >= _MIN_LUNG_ML * 1e3) & (np.asarray(medians) > _GAS_MEDIAN_HU)]
+    sizes = np.bincount(labels.ravel(), minlength=n + 1)[1:] * voxel_mm3
+    large = np.flatnonzero(sizes >= _MIN_LUNG_ML * 1e3) + 1
+    if large.size == 0:
+        return np.zeros(smoothed.shape, dtype=bool)
+    # One median per large region (a few): ndi.median would sort every labelled voxel.
+    keep = [k for k in large if np.median(smoothed[labels == k]) > _GAS_MEDIAN_HU]
     return np.isin(labels, keep)
 
 
@@ -180,6 +184,12 @@ def find_heart(volume: Volume) -> HeartRegion:
     unknown = ~inside
     tissue = (smoothed >= _TISSUE_HU[0]) & (smoothed <= _TISSUE_HU[1])
     tissue &= _between_lungs(lungs, unknown[None])
+    tissue &= ~_below_diaphragm(
+        (smoothed >= _TISSUE_HU[0]) & (smoothed <= _TISSUE_HU[1]) & inside[None],
+        lungs,
+        inferior_first=float(volume.direction[2, 2]) >= 0.0,
+        slice_mm=spacing[0],
+    )
     spine = _spine_front_row((smoothed > _BONE_HU) & inside[None], lungs)
     if spine is not None:
         tissue[:, spine:, :] = False
@@ -300,6 +310,34 @@ def _upsample(mask: np.ndarray, factor: int, shape: tuple[int, ...]) -> np.ndarr
         return mask
     big = np.repeat(np.repeat(mask, factor, axis=1), factor, axis=2)
     return big[:, : shape[1], : shape[2]]
+
+
+def _below_diaphragm(
+    soft: np.ndarray, lungs: np.ndarray, *, inferior_first: bool, slice_mm: float
+) -> np.ndarray:
+    """Soft tissue under a diaphragm dome: liver (and spleen) rising into the chest.
+
+    Along each image column (one in-plane position through the slices) the soft tissue
+    that runs unbroken up from the scan's lowest slice belongs to the abdomen when lung
+    caps it (within :data:`_DOME_CAP_MM` above its top): the lung base sits on the
+    diaphragm, and the liver's dome under it. The heart never runs unbroken from the
+    lowest slice under lung: the pericardial and epicardial fat or the lung separate it
+    from the liver, and a gated scan covers the heart with a margin below the apex.
+    So a liver dome that touches the heart's inferior wall (no fat between them on
+    many patients) is cut off from the heart before the largest mass is chosen.
+    """
+    if not inferior_first:
+        return _below_diaphragm(soft[::-1], lungs[::-1], inferior_first=True, slice_mm=slice_mm)[
+            ::-1
+        ]
+    run = np.logical_and.accumulate(soft, axis=0)
+    top = run.sum(axis=0)  # first slice above each column's bottom run
+    cap = int(np.ceil(_DOME_CAP_MM / slice_mm))
+    capped = np.zeros(top.shape, dtype=bool)
+    for step in range(cap):
+        k = np.minimum(top + step, soft.shape[0] - 1)
+        capped |= np.take_along_axis(lungs, k[None], axis=0)[0] & (top + step < soft.shape[0])
+    return run & (capped & (top > 0))[None]
 
 
 def _spine_front_row(bone: np.ndarray, lungs: np.ndarray) -> int | None:

@@ -35,7 +35,7 @@ from cardiolens.ct.lesions import (
     measure_lesions,
 )
 from cardiolens.ct.metal import MetalFinding, metal_groups, near_metal
-from cardiolens.ct.noise import noise_spikes
+from cardiolens.ct.noise import MIN_LOCAL_SNR, MIN_RAW_SNR, noise_spikes
 from cardiolens.ct.qrm import find_phantom_inserts
 from cardiolens.ct.result import ArteryScores, CalciumResult
 
@@ -319,13 +319,14 @@ def _score_patient(volume: Volume, components: np.ndarray, *, automatic: bool) -
         excluded["noise"] = len(spikes)
         flags.append(
             f"{len(spikes)} noise spike(s) left out (smoothed peak below {threshold:.0f} HU, "
-            "and raw peak below 6 raw standard deviations above the heart)"
+            f"raw peak below {MIN_RAW_SNR:g} noise standard deviations above the heart and "
+            f"below {MIN_LOCAL_SNR:g} above its surroundings)"
         )
-    candidates = np.where(np.isin(components, list(left_out | spikes)), 0, components)
+    candidates = np.where(_member(components, left_out | spikes), 0, components)
     decision = classify_candidates(
         volume, candidates, pericardium, thoracic_cavity(heart.lungs), frame=frame
     )
-    lesion_labels = np.where(np.isin(components, list(decision.arteries)), components, 0)
+    lesion_labels = np.where(_member(components, set(decision.arteries)), components, 0)
     for reason in decision.excluded.values():
         excluded[reason] = excluded.get(reason, 0) + 1
     return _PatientFindings(
@@ -338,6 +339,13 @@ def _score_patient(volume: Volume, components: np.ndarray, *, automatic: bool) -
         decision.arteries,
         decision.needs_review,
     )
+
+
+def _member(components: np.ndarray, labels: set[int]) -> np.ndarray:
+    """``np.isin(components, labels)`` by a look-up table (no sort of the whole volume)."""
+    table = np.zeros(int(components.max()) + 1, dtype=bool)
+    table[list(labels)] = True
+    return table[components]
 
 
 def _assemble(

@@ -255,6 +255,11 @@ def sweep_case(index: int, seed: int) -> tuple[str, dict]:
     * ``attenuation_ct``: PET/CT-SPECT/CT attenuation CT: 5 mm, 0.98 mm pixels, 25-40 HU
       noise, arms up or down, table;
     * ``metal``: a gated scan with a stent in a random artery and a lead or sternal wires.
+
+    Every case also names a ``vendor`` (:data:`cardiolens.phantom.ct_vendor.VENDOR_PROFILES`;
+    the padding's vendor for the gated cases): the sweep writes the scan with that
+    vendor-like DICOM header and storage and scores what it reads back. Half the cases
+    have the liver's dome against the heart's inferior wall (``liver_dome``).
     """
     rng = np.random.default_rng(seed)
     kind = SWEEP_KINDS[index % len(SWEEP_KINDS)]
@@ -265,6 +270,7 @@ def sweep_case(index: int, seed: int) -> tuple[str, dict]:
         offset = rng.uniform(-reach, reach, 2)
         vendor = str(rng.choice(sorted(VENDOR_PADDING_HU)))
         options |= {
+            "vendor": vendor,
             "matrix": (50, 512, 512),
             "pixel_mm": diameter / 512.0,
             "fov_diameter_mm": diameter,
@@ -302,4 +308,7 @@ def sweep_case(index: int, seed: int) -> tuple[str, dict]:
                 float(rng.uniform(-5.0, 30.0)), arms_down=bool(rng.random() < 0.5), table=True
             ),
         }
+    # Drawn last, so that the other factors of each case stay those of earlier sweeps.
+    options.setdefault("vendor", str(rng.choice(sorted(VENDOR_PADDING_HU))))
+    options["liver_dome"] = bool(rng.random() < 0.5)
     return kind, options

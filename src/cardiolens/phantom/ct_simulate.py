@@ -50,6 +50,8 @@ logger = logging.getLogger(__name__)
 
 _VESSEL_RADIUS_MM = {"LM": 2.0, "LAD": 1.6, "LCx": 1.6, "RCA": 1.7}
 _PSF_SIGMA_MM = 0.5
+#: Reach of the blur that the lesion truth support covers (PSF standard deviations).
+_SUPPORT_SIGMAS = 3.0
 _BODY_SEMI_AXES_MM = (160.0, 120.0)
 _AORTA_RADIUS_MM = 13.0
 _DESCENDING_AORTA_MM = (32.0, 52.0)
@@ -67,7 +69,8 @@ class CTPhantom:
     clean
         The noise-free CT (integer HU).
     lesion_labels
-        Support of each coronary lesion (value = lesion id, 1..n).
+        Support of each coronary lesion (value = lesion id, 1..n): the voxels its partial
+        volume touches, grown in-plane by the blur's reach (3 PSF sigma, >= 2 pixels).
     distractor_labels
         Support of each non-coronary calcification (value = distractor id).
     eat_mask
@@ -188,6 +191,7 @@ def simulate_ct(
     padding_hu: float = -2048.0,
     habitus: Habitus | None = None,
     metal: Sequence[str] = (),
+    liver_dome: bool = False,
 ) -> CTPhantom:
     """Simulate a non-contrast calcium-scoring CT of the thorax.
 
@@ -227,6 +231,9 @@ def simulate_ct(
         Body build, arms and table (:class:`cardiolens.phantom.ct_scanner.Habitus`).
     metal
         Devices: ``"stent:<artery>"``, ``"lead"``, ``"sternal_wires"``.
+    liver_dome
+        The liver's dome under the right hemidiaphragm, rising against the heart's
+        inferior wall with no fat between them (:func:`_liver_dome`).
     """
     increment = float(slice_increment_mm or slice_thickness_mm)
     if not 0.3 <= pixel_mm <= 1.5:
@@ -249,12 +256,19 @@ def simulate_ct(
     template, depth = _torso_2d(y, x, pixel_mm, habitus)
     image = np.repeat(template[None], matrix[0], axis=0)
     _paint_ribs(image, z, y, x, depth, rng)
+    # Lung or mediastinal fat of the thoracic cavity: what the liver dome displaces.
+    soft_cavity = (template == HU["lung"]) | (
+        (template == HU["fat"]) & (depth >= 25.0 + habitus.extra_fat_mm)
+    )
 
     heart = random_heart(
         rng,
         centre_mm=np.array([22.0, -28.0, z[0] + 0.45 * (z[-1] - z[0])]) + rng.normal(0, 3, 3),
         eat_ml=eat_ml,
     )
+    liver = _liver_dome(z, y, x, heart) if liver_dome else None
+    if liver is not None:
+        image[liver & soft_cavity[None]] = HU["liver"]
     reach = float(heart.axes_mm.max() + heart.eat_base_mm + heart.groove_mm + 14.0)
     box, points, box_shape = _heart_region(heart, z, y, x, reach)
     r, surface, lax, angle = heart.polar(points)
@@ -300,6 +314,8 @@ def simulate_ct(
     )
     inside = (region > 0) & ~((region == 4) & (descending <= _AORTA_RADIUS_MM + 4.0))
     sub[inside] = values[inside]
+    if liver is not None:  # the dome lies on the pericardium: no paracardial fat under the heart
+        sub[(region == 4) & liver[box].reshape(-1)] = HU["liver"]
     image[box] = sub.reshape(box_shape)
     # The ascending aorta above the heart box, with a fat collar.
     _paint_ascending_aorta(image, z, y, x, root, aorta_axis, box)
@@ -392,6 +408,7 @@ def simulate_ct(
             "padding_hu": padding_hu if fov_diameter_mm is not None else None,
             "habitus": dataclasses.asdict(habitus),
             "metal": list(metal),
+            "liver_dome": liver_dome,
         },
         metal_info=metal_info,
     )
@@ -405,6 +422,19 @@ def simulate_ct(
         truth,
         metal_labels,
     )
+
+
+def _liver_dome(z: np.ndarray, y: np.ndarray, x: np.ndarray, heart: HeartGeometry) -> np.ndarray:
+    """The liver's dome ``(z, y, x)``: an ellipsoid (semi-axes 100 x 80 x 90 mm, x y z)
+    under the right hemidiaphragm, centred 45 mm to the patient's right of the heart and
+    reaching 25 mm above the heart's lowest point, so that it meets the inferior wall
+    over a broad contact, as on many patients' calcium scans."""
+    lowest = heart.centre_mm[2] - float(np.sqrt(np.sum((heart.axes_mm * heart.frame[:, 2]) ** 2)))
+    centre = np.array([heart.centre_mm[0] - 45.0, heart.centre_mm[1] + 15.0, lowest + 25.0 - 90.0])
+    zz, yy, xx = np.meshgrid(
+        z - centre[2], y - centre[1], x - centre[0], indexing="ij", sparse=True
+    )
+    return (xx / 100.0) ** 2 + (yy / 80.0) ** 2 + (zz / 90.0) ** 2 <= 1.0
 
 
 def _paint_ascending_aorta(image, z, y, x, root, axis, heart_box) -> None:
@@ -442,8 +472,22 @@ def _place(
     box, fraction = rendered
     hu_ca = np.float32(ha_density_to_hu(density, kvp))
     image[box] = (1.0 - fraction) * image[box] + fraction * hu_ca
-    support = ndi.binary_dilation(fraction > 0, structure=np.ones((1, 5, 5), bool))
-    labels[box][support & (labels[box] == 0)] = label
+    # The lesion's signal: its partial-volume extent grown by the scanner blur's reach
+    # (3 PSF sigma, at least 2 pixels), on a box padded so that the growth is not clipped.
+    reach = max(2, int(np.ceil(_SUPPORT_SIGMAS * _PSF_SIGMA_MM / geometry["pixel_mm"])))
+    padded = tuple(
+        slice(max(b.start - r, 0), min(b.stop + r, n))
+        for b, r, n in zip(box, (0, reach, reach), image.shape, strict=True)
+    )
+    extent = np.zeros(tuple(p.stop - p.start for p in padded), dtype=bool)
+    extent[
+        tuple(slice(b.start - p.start, b.stop - p.start) for b, p in zip(box, padded, strict=True))
+    ] = fraction > 0
+    support = ndi.binary_dilation(
+        extent, structure=np.ones((1, 2 * reach + 1, 2 * reach + 1), bool)
+    )
+    region = labels[padded]
+    region[support & (region == 0)] = label
     return True
 
 
@@ -684,25 +728,39 @@ def _ground_truth(
 def simulate_ct_study(out_dir: str | Path, **options: Any) -> Path:
     """Simulate a CT (see :func:`simulate_ct`) and write it as a study folder.
 
-    Writes ``dicom/`` (CT Image Storage series), ``ground_truth.json``,
+    Writes ``dicom/`` (CT Image Storage series; with ``vendor=`` one of
+    :data:`cardiolens.phantom.ct_vendor.VENDOR_PROFILES`, that vendor-like header and pixel
+    storage, whose padding value is used outside a reconstruction circle), ``ground_truth.json``,
     ``lesion_labels.nii.gz`` (value = lesion id), ``artery_labels.nii.gz`` (1 LM, 2 LAD,
     3 LCx, 4 RCA: the ``cardiolens calcium --labels`` code) and ``pericardium_eat.nii.gz``
     (1 inside the pericardium, 2 epicardial fat). Returns ``out_dir``.
     """
     from cardiolens.io import write_ct_series, write_nifti
+    from cardiolens.phantom.ct_vendor import VENDOR_PROFILES, write_vendor_ct
 
+    vendor = options.pop("vendor", None)
+    if vendor in VENDOR_PROFILES and "fov_diameter_mm" in options:
+        options.setdefault("padding_hu", VENDOR_PROFILES[vendor].padding_hu)
     phantom = simulate_ct(**options)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     seed = int(options["seed"])
-    write_ct_series(
-        out / "dicom",
-        phantom.volume,
-        patient_id=f"PHANTOM-CT-{seed}",
-        study_uid=f"2.25.{10**12 + seed}",
-        kvp=float(options.get("kvp", 120.0)),
-        slice_thickness_mm=float(options.get("slice_thickness_mm", 3.0)),
-    )
+    header = {
+        "patient_id": f"PHANTOM-CT-{seed}",
+        "study_uid": f"2.25.{10**12 + seed}",
+        "kvp": float(options.get("kvp", 120.0)),
+        "slice_thickness_mm": float(options.get("slice_thickness_mm", 3.0)),
+    }
+    if vendor is None:
+        write_ct_series(out / "dicom", phantom.volume, **header)
+    else:
+        write_vendor_ct(
+            out / "dicom",
+            phantom.volume,
+            vendor,
+            reconstruction_diameter_mm=options.get("fov_diameter_mm"),
+            **header,
+        )
     code = {a.value: k for k, a in LABEL_ARTERY.items()}
     arteries = np.zeros(phantom.lesion_labels.shape, dtype=np.uint8)
     for lesion in phantom.truth["lesions"]:

@@ -43,6 +43,7 @@ HU = {
     "pericardium": 20.0,
     "cancellous_bone": 250.0,
     "cortical_bone": 700.0,
+    "liver": 60.0,
 }
 
 #: Coronary courses on the heart surface: (lax, angle_deg) way-points, proximal to distal
